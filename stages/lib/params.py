@@ -1,0 +1,138 @@
+"""The schema of params.yaml: every key, its type and range, and which stage reads which keys.
+
+A stage calls `load(stage)` first: it checks the whole file for unknown keys, then the type and
+range of every key the stage reads, and returns those sections. Any problem raises a UserError
+that names the key and what is allowed, before the stage does any work.
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml import YAML, YAMLError
+
+from .cli import UserError
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one parameter may hold."""
+
+    kind: type
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    above: float | None = None  # exclusive lower bound
+    choices: tuple = ()
+
+    def describe(self):
+        """The allowed values, in words."""
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        parts = [self.kind.__name__]
+        if self.above is not None:
+            parts.append(f"> {self.above}")
+        if self.low is not None:
+            parts.append(f">= {self.low}")
+        if self.high is not None:
+            parts.append(f"<= {self.high}")
+        return " ".join(parts)
+
+    def check(self, key, value):
+        """Return `value` converted to this spec's type, or raise a UserError naming `key`."""
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
+        if ok and self.kind is float:
+            ok = math.isfinite(value)
+        if ok and self.choices:
+            ok = value in self.choices
+        if ok and self.low is not None:
+            ok = value >= self.low
+        if ok and self.high is not None:
+            ok = value <= self.high
+        if ok and self.above is not None:
+            ok = value > self.above
+        if not ok:
+            raise UserError(f"params.yaml: '{key}' is {value!r}; allowed: {self.describe()}")
+        return value
+
+
+POSITIVE_INT = Spec(int, low=1)
+PROBABILITY = Spec(float, low=0.0, high=1.0)
+TEXT = Spec(str)
+
+SCHEMA = {
+    "seed": Spec(int, low=0),
+    "corpus": {"path": TEXT, "url": TEXT, "sha256": TEXT},
+    "vocab": {"val_fraction": Spec(float, above=0.0, high=0.5)},
+    "ngram": {"max_order": Spec(int, low=1, high=12)},
+}
+
+# The top-level keys each stage reads; dvc.yaml lists exactly these under the stage's `params:`.
+STAGE_PARAMS = {
+    "download": ["corpus"],
+    "vocab": ["vocab"],
+    "ngram": ["ngram"],
+}
+
+
+def read_yaml(path):
+    """Parse params.yaml with the YAML 1.2 parser that DVC itself uses."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except YAMLError as error:
+        raise UserError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of parameters at the top level")
+    return data
+
+
+def check_known(data, schema, prefix=""):
+    """Raise a UserError for any key of `data` that the schema does not know."""
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            raise UserError(f"params.yaml: unknown key '{name}'; known keys here: {known}")
+        if isinstance(schema[key], dict):
+            if not isinstance(value, dict):
+                raise UserError(f"params.yaml: '{name}' must be a section of keys")
+            check_known(value, schema[key], prefix=f"{name}.")
+
+
+def check_values(data, schema, prefix=""):
+    """Return `data` with every value checked against the schema; all keys are required."""
+    checked = {}
+    for key, spec in schema.items():
+        name = f"{prefix}{key}"
+        if key not in data:
+            raise UserError(f"params.yaml: missing key '{name}'")
+        if isinstance(spec, dict):
+            checked[key] = check_values(data[key], spec, prefix=f"{name}.")
+        else:
+            checked[key] = spec.check(name, data[key])
+    return checked
+
+
+def check_relations(params):
+    """Checks that involve more than one key."""
+    corpus = params.get("corpus")
+    if corpus and corpus["path"] and corpus["url"]:
+        raise UserError("params.yaml: set 'corpus.path' or 'corpus.url', not both")
+
+
+def load(stage, path="params.yaml"):
+    """Validate params.yaml for `stage` and return the sections and keys it reads."""
+    data = read_yaml(path)
+    check_known(data, SCHEMA)
+    wanted = {key: SCHEMA[key] for key in STAGE_PARAMS[stage]}
+    params = check_values(data, wanted)
+    check_relations(params)
+    return params

@@ -1,0 +1,130 @@
+"""Shared fixtures: a local HTTP server and a copy of the project in a temporary git repo."""
+
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
+
+TINY_TEXT = (
+    "FIRST CITIZEN:\nBefore we proceed any further, hear me speak.\n\n"
+    "ALL:\nSpeak, speak.\n\n"
+    "FIRST CITIZEN:\nYou are all resolved rather to die than to famish?\n\n"
+    "ALL:\nResolved. resolved.\n\n"
+) * 40
+
+
+class Route:
+    """Canned answers for one path: a list of (status, body, truncate) served in turn, the last repeating."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.hits = 0
+
+    def next(self):
+        answer = self.answers[min(self.hits, len(self.answers) - 1)]
+        self.hits += 1
+        return answer
+
+
+class Server:
+    """A real HTTP server on 127.0.0.1 whose answers the test sets per path."""
+
+    def __init__(self):
+        self.routes = {}
+        routes = self.routes
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                route = routes.get(self.path)
+                status, body, truncate = route.next() if route else (404, b"not found", False)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if truncate else body)
+                if truncate:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_server():
+    server = Server()
+    yield server
+    server.close()
+
+
+def run(cmd, cwd, check=True, env=None):
+    """Run a command, returning the CompletedProcess; on failure show its output."""
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def update_params(repo, changes):
+    """Set dotted keys of repo/params.yaml, keeping its comments."""
+    yaml = YAML()
+    path = Path(repo) / "params.yaml"
+    data = yaml.load(path.read_text())
+    for dotted, value in changes.items():
+        *sections, key = dotted.split(".")
+        node = data
+        for section in sections:
+            node = node[section]
+        node[key] = value
+    with path.open("w") as f:
+        yaml.dump(data, f)
+
+
+# Parameters that make every stage run in seconds on the tiny corpus.
+TINY_PARAMS = {"corpus.path": "tiny.txt", "ngram.max_order": 3}
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the project in a fresh git + DVC repo, with a tiny corpus and tiny params, committed."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    (repo / "tiny.txt").write_text(TINY_TEXT)
+    update_params(repo, TINY_PARAMS)
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "config", "user.email", "tests@example.invalid"], repo)
+    run(["git", "config", "user.name", "tests"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "tiny project"], repo)
+    return repo
+
+
+def python_stage(name, cwd, check=True):
+    """Run `python -m stages.NAME` in `cwd` as the pipeline does."""
+    env = dict(os.environ, PYTHONPATH=str(cwd))
+    return run([sys.executable, "-m", f"stages.{name}"], cwd, check=check, env=env)

@@ -1,0 +1,33 @@
+"""The real pipeline, run by DVC in a temporary git repo with tiny parameters."""
+
+import json
+
+from conftest import python_stage, run, update_params
+
+
+def test_dvc_repro_runs_the_pipeline(project):
+    result = run(["dvc", "repro"], project)
+    assert "Running stage 'ngram'" in result.stdout
+    ngram = json.loads((project / "metrics/ngram.json").read_text())
+    assert set(ngram) >= {"val_loss", "val_bpc", "best_order", "best_val_bpc", "per_order"}
+    assert ngram["per_order"]["3"]["val_loss"] < ngram["per_order"]["1"]["val_loss"]
+    vocab = json.loads((project / "data/vocab.json").read_text())
+    assert vocab["unknown_index"] == 0 and vocab["chars"] == sorted(vocab["chars"])
+    status = run(["dvc", "status"], project)
+    assert "up to date" in status.stdout
+
+
+def test_bad_param_stops_the_stage_before_any_work(project):
+    run(["dvc", "repro"], project)
+    before = (project / "metrics/ngram.json").read_text()
+    update_params(project, {"ngram.max_order": 0})
+    direct = python_stage("ngram", project, check=False)
+    assert direct.returncode == 2
+    assert "'ngram.max_order' is 0; allowed: int >= 1" in direct.stderr
+    assert (project / "metrics/ngram.json").read_text() == before
+    # Through DVC: the same message and a failed repro; DVC itself removes a stage's
+    # outputs before running it, and no partial file is left in their place.
+    result = run(["dvc", "repro"], project, check=False)
+    assert result.returncode != 0
+    assert "'ngram.max_order' is 0" in result.stderr + result.stdout
+    assert list((project / "metrics").glob("*")) == []

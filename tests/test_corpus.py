@@ -1,0 +1,189 @@
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from conftest import Route, python_stage, update_params
+from stages.lib import corpus
+from stages.lib.cli import UserError
+
+PLAY = """# Macbeth
+
+## ACT I
+
+### SCENE II. A camp near Forres.
+
+_Alarum within. Enter DUNCAN, MALCOLM, with Attendants,
+meeting a bleeding Sergeant_
+
+**DUNCAN**  
+What bloody man is that? He can report,  
+The newest state.
+
+_Exit Sergeant, attended_
+
+Who comes here?
+
+**MISTRESS QUICKLY**  
+[Aside to SIMPLE]_  
+I am glad he is so quiet \\[Within]_ indeed.
+
+*Sound a horn.*
+
+**ROSENCRANTZ: & GUILDENSTERN:**  
+My _honoured_ lord!
+"""
+
+EXPECTED = """DUNCAN:
+What bloody man is that? He can report,
+The newest state.
+Who comes here?
+
+MISTRESS QUICKLY:
+I am glad he is so quiet indeed.
+
+ROSENCRANTZ & GUILDENSTERN:
+My honoured lord!
+"""
+
+
+def test_play_converts_to_classic_plain_form():
+    assert corpus.play_to_text(PLAY) == EXPECTED
+
+
+def test_default_corpus_is_all_of_shakespeare():
+    text = corpus.shakespeare_text()
+    assert len(text) > 4_000_000
+    assert 60 <= len(set(text)) <= 90
+    assert not set("_*#[]\\") & set(text)
+    assert "HAMLET:\n" in text and "To be, or not to be" in text
+
+
+def test_gutenberg_header_and_footer_are_stripped():
+    text = (
+        "The Project Gutenberg eBook of X\nlicence blah\n"
+        "*** START OF THE PROJECT GUTENBERG EBOOK THE ADVENTURES ***\n\nBody line.\n\n"
+        "*** END OF THE PROJECT GUTENBERG EBOOK THE ADVENTURES ***\nmore licence\n"
+    )
+    assert corpus.strip_gutenberg(text) == "Body line.\n"
+    assert corpus.strip_gutenberg("plain\ntext\n") == "plain\ntext\n"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [(b"", "empty"), (b"  \n\n", "empty"), (b"ab\x00cd", "binary"), (b"\xff\xfe\xfa abc", "not UTF-8")],
+)
+def test_bad_bytes_are_refused(data, message):
+    with pytest.raises(UserError, match=message):
+        corpus.decode_text(data, "source.txt")
+
+
+BODY = "ALL:\nSpeak, speak.\n\n".encode() * 10
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(corpus, "DOWNLOAD_RETRIES", 2)
+    monkeypatch.setattr(corpus, "BACKOFF_S", 0.01)
+
+
+def fetch(server, path, sha256=""):
+    """The download path the stage uses."""
+    data = corpus.download(server.url(path))
+    corpus.verify_sha256(data, sha256, server.url(path))
+    return corpus.decode_text(data, path)
+
+
+def test_download_with_checksum(http_server):
+    http_server.routes["/ok.txt"] = Route((200, BODY, False))
+    assert fetch(http_server, "/ok.txt", hashlib.sha256(BODY).hexdigest()) == BODY.decode()
+
+
+def test_404_is_not_retried(http_server):
+    route = http_server.routes["/gone.txt"] = Route((404, b"missing", False))
+    with pytest.raises(UserError, match="could not download .*gone.txt.*404"):
+        fetch(http_server, "/gone.txt")
+    assert route.hits == 1
+
+
+def test_500_then_success_is_retried(http_server):
+    route = http_server.routes["/flaky.txt"] = Route((500, b"oops", False), (200, BODY, False))
+    assert fetch(http_server, "/flaky.txt") == BODY.decode()
+    assert route.hits == 2
+
+
+def test_persistent_500_gives_up(http_server):
+    route = http_server.routes["/down.txt"] = Route((503, b"busy", False))
+    with pytest.raises(UserError, match="503"):
+        fetch(http_server, "/down.txt")
+    assert route.hits == 3
+
+
+def test_checksum_mismatch(http_server):
+    http_server.routes["/ok.txt"] = Route((200, BODY, False))
+    with pytest.raises(UserError, match="corpus.sha256: checksum mismatch"):
+        fetch(http_server, "/ok.txt", "0" * 64)
+
+
+def test_truncated_body_fails_after_retries(http_server):
+    route = http_server.routes["/cut.txt"] = Route((200, BODY, True))
+    with pytest.raises(UserError, match="could not download"):
+        fetch(http_server, "/cut.txt")
+    assert route.hits == 3
+
+
+@pytest.mark.parametrize("body, message", [(b"\x89PNG\r\n\x1a\n\x00\x00", "binary"), (b"", "empty")])
+def test_binary_or_empty_body(http_server, body, message):
+    http_server.routes["/bad"] = Route((200, body, False))
+    with pytest.raises(UserError, match=message):
+        fetch(http_server, "/bad")
+
+
+def leftovers(repo):
+    """Files under data/raw other than the corpus, e.g. temporary files."""
+    raw = Path(repo) / "data" / "raw"
+    return sorted(p.name for p in raw.iterdir() if p.name != "corpus.txt") if raw.exists() else []
+
+
+def test_download_stage_from_url(project, http_server):
+    http_server.routes["/book.txt"] = Route((200, b"*** START OF THE PROJECT GUTENBERG EBOOK X ***\n" + BODY, False))
+    update_params(project, {"corpus.path": "", "corpus.url": http_server.url("/book.txt"),
+                            "corpus.sha256": ""})
+    python_stage("download", project)
+    assert (project / "data/raw/corpus.txt").read_bytes() == BODY.rstrip(b"\n") + b"\n"
+    assert leftovers(project) == []
+
+
+@pytest.mark.parametrize("route", [Route((404, b"", False)), Route((200, b"\x00\x01", False))])
+def test_failed_download_keeps_previous_corpus(project, http_server, monkeypatch, route):
+    python_stage("download", project)
+    before = (project / "data/raw/corpus.txt").read_bytes()
+    http_server.routes["/book.txt"] = route
+    update_params(project, {"corpus.path": "", "corpus.url": http_server.url("/book.txt")})
+    result = python_stage("download", project, check=False)
+    assert result.returncode != 0
+    assert http_server.url("/book.txt") in result.stderr
+    assert (project / "data/raw/corpus.txt").read_bytes() == before
+    assert leftovers(project) == []
+
+
+def test_unreachable_url_names_it_and_keeps_previous_corpus(project, monkeypatch):
+    python_stage("download", project)
+    before = (project / "data/raw/corpus.txt").read_bytes()
+    url = "http://127.0.0.1:9/corpus.txt"  # the discard port: nothing listens there
+    update_params(project, {"corpus.path": "", "corpus.url": url})
+    monkeypatch.chdir(project)
+    from stages import download
+
+    with pytest.raises(UserError, match=f"could not download {url}"):
+        download.main()
+    assert (project / "data/raw/corpus.txt").read_bytes() == before
+    assert leftovers(project) == []
+
+
+def test_missing_local_corpus_is_named(project):
+    update_params(project, {"corpus.path": "nowhere.txt"})
+    result = python_stage("download", project, check=False)
+    assert result.returncode == 2
+    assert "corpus.path: file not found: nowhere.txt" in result.stderr
+    assert not (project / "data/raw/corpus.txt").exists()
