@@ -99,7 +99,37 @@ def update_params(repo, changes):
 
 
 # Parameters that make every stage run in seconds on the tiny corpus.
-TINY_PARAMS = {"corpus.path": "tiny.txt", "ngram.max_order": 3}
+TINY_PARAMS = {
+    "corpus.path": "tiny.txt",
+    "ngram.max_order": 3,
+    "hidden_size": 16,
+    "num_layers": 1,
+    "charrnn.embedding_dim": 8,
+    "charrnn.seq_len": 16,
+    "charrnn.batch_size": 4,
+    "charrnn.steps": 30,
+    "charrnn.warmup_steps": 5,
+    "charrnn.log_every": 5,
+    "charrnn.eval_every": 10,
+    "charrnn.eval_chars": 300,
+    "charrnn.checkpoint_every": 10,
+    "charrnn.device": "cpu",
+    "charrnn.threads": 1,
+    "generate.length": 60,
+    "wavernn.hidden_size": 8,
+    "wavernn.steps": 20,
+    "wavernn.batch_size": 8,
+    "wavernn.teacher_steps": 20,
+    "wavernn.rollout_start": 5,
+    "wavernn.rollout_end": 20,
+    "wavernn.log_every": 5,
+    "wavernn.eval_every": 10,
+    "wavernn.checkpoint_every": 10,
+    "wavernn.device": "cpu",
+    "evaluate_wave.count": 50,
+    "evaluate_wave.length": 200,
+    "evaluate_wave.warmup": 20,
+}
 
 
 @pytest.fixture

@@ -62,14 +62,75 @@ class Spec:
 
 
 POSITIVE_INT = Spec(int, low=1)
+COUNT = Spec(int, low=0)
 PROBABILITY = Spec(float, low=0.0, high=1.0)
+POSITIVE = Spec(float, above=0.0)
 TEXT = Spec(str)
+
+# The optimisation, logging and device knobs both trainers share (see training.fit).
+TRAINER = {
+    "steps": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "lr": POSITIVE,
+    "lr_schedule": Spec(str, choices=("cosine", "constant")),
+    "warmup_steps": COUNT,
+    "min_lr_fraction": PROBABILITY,
+    "weight_decay": Spec(float, low=0.0),
+    "clip": POSITIVE,
+    "log_every": POSITIVE_INT,
+    "eval_every": COUNT,
+    "checkpoint_every": COUNT,
+    "device": Spec(str, choices=("auto", "cpu", "cuda")),
+    "threads": COUNT,
+}
 
 SCHEMA = {
     "seed": Spec(int, low=0),
+    "cell": Spec(str, choices=CELLS),
+    "hidden_size": POSITIVE_INT,
+    "num_layers": POSITIVE_INT,
     "corpus": {"path": TEXT, "url": TEXT, "sha256": TEXT},
     "vocab": {"val_fraction": Spec(float, above=0.0, high=0.5)},
     "ngram": {"max_order": Spec(int, low=1, high=12)},
+    "charrnn": {
+        "embedding_dim": COUNT,
+        "dropout": Spec(float, low=0.0, high=0.9),
+        "seq_len": POSITIVE_INT,
+        **TRAINER,
+        "eval_chars": POSITIVE_INT,
+    },
+    "generate": {
+        "seed": Spec(int, low=0),
+        "temperature": Spec(float, low=0.0),
+        "top_k": COUNT,
+        "prime": TEXT,
+        "length": POSITIVE_INT,
+    },
+    "wavernn": {
+        "cell": Spec(str, choices=CELLS),
+        "hidden_size": POSITIVE_INT,
+        "num_layers": POSITIVE_INT,
+        "predict_delta": Spec(bool),
+        "mode": Spec(str, choices=("free_running", "teacher_forcing")),
+        **TRAINER,
+        "teacher_steps": POSITIVE_INT,
+        "rollout_start": POSITIVE_INT,
+        "rollout_end": POSITIVE_INT,
+        "rollout_growth_fraction": PROBABILITY,
+        "sequence_length": Spec(int, low=2),
+        "loss_warmup": COUNT,
+        "feedback_start": PROBABILITY,
+        "feedback_increase": PROBABILITY,
+        "feedback_every": POSITIVE_INT,
+        "feedback_max": PROBABILITY,
+    },
+    "evaluate_wave": {
+        "seed": Spec(int, low=0),
+        "count": POSITIVE_INT,
+        "length": Spec(int, low=2),
+        "warmup": POSITIVE_INT,
+        "threads": COUNT,
+    },
 }
 
 # The top-level keys each stage reads; dvc.yaml lists exactly these under the stage's `params:`.
@@ -77,6 +138,10 @@ STAGE_PARAMS = {
     "download": ["corpus"],
     "vocab": ["vocab"],
     "ngram": ["ngram"],
+    "train_charrnn": ["seed", "cell", "hidden_size", "num_layers", "charrnn"],
+    "generate": ["generate", "ngram"],
+    "train_wavernn": ["seed", "wavernn"],
+    "evaluate_wave": ["evaluate_wave"],
 }
 
 
@@ -126,6 +191,18 @@ def check_relations(params):
     corpus = params.get("corpus")
     if corpus and corpus["path"] and corpus["url"]:
         raise UserError("params.yaml: set 'corpus.path' or 'corpus.url', not both")
+    wave = params.get("wavernn")
+    if wave:
+        if wave["rollout_start"] > wave["rollout_end"]:
+            raise UserError("params.yaml: 'wavernn.rollout_start' must not exceed 'wavernn.rollout_end'")
+        if wave["loss_warmup"] >= wave["sequence_length"] - 1:
+            raise UserError("params.yaml: 'wavernn.loss_warmup' must be < 'wavernn.sequence_length' - 1")
+    evaluation = params.get("evaluate_wave")
+    if evaluation and evaluation["warmup"] >= evaluation["length"] - 1:
+        raise UserError(
+            "params.yaml: 'evaluate_wave.warmup' must be < 'evaluate_wave.length' - 1 "
+            "(the protocol scores the steps after the warm-up and its first prediction)"
+        )
 
 
 def load(stage, path="params.yaml"):

@@ -7,18 +7,29 @@ from conftest import python_stage, run, update_params
 
 def test_dvc_repro_runs_the_pipeline(project):
     result = run(["dvc", "repro"], project)
-    assert "Running stage 'ngram'" in result.stdout
+    for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "train_wavernn", "evaluate_wave"):
+        assert f"Running stage '{stage}'" in result.stdout
     ngram = json.loads((project / "metrics/ngram.json").read_text())
     assert set(ngram) >= {"val_loss", "val_bpc", "best_order", "best_val_bpc", "per_order"}
     assert ngram["per_order"]["3"]["val_loss"] < ngram["per_order"]["1"]["val_loss"]
     vocab = json.loads((project / "data/vocab.json").read_text())
     assert vocab["unknown_index"] == 0 and vocab["chars"] == sorted(vocab["chars"])
+    charrnn = json.loads((project / "metrics/charrnn.json").read_text())
+    assert set(charrnn) >= {"val_loss", "val_bpc", "train_loss", "steps", "chars_per_s"}
+    assert charrnn["steps"] == 30
+    assert (project / "samples/charrnn.txt").read_text().startswith("ROMEO:\n")
+    assert len((project / "samples/ngram.txt").read_text()) == len("ROMEO:\n") + 60 + 1
+    wave = json.loads((project / "metrics/wave.json").read_text())
+    assert set(wave) >= {"mse_mean", "mse_median", "mse_worst", "mse_best", "zero_predictor_mse_mean"}
+    assert wave["waves"] == 50
+    table = (project / "metrics/wave_per_sequence.csv").read_text().splitlines()
+    assert table[0] == "wave,amplitude,phase,mse" and len(table) == 51
     status = run(["dvc", "status"], project)
     assert "up to date" in status.stdout
 
 
 def test_bad_param_stops_the_stage_before_any_work(project):
-    run(["dvc", "repro"], project)
+    run(["dvc", "repro", "ngram"], project)
     before = (project / "metrics/ngram.json").read_text()
     update_params(project, {"ngram.max_order": 0})
     direct = python_stage("ngram", project, check=False)
@@ -27,7 +38,7 @@ def test_bad_param_stops_the_stage_before_any_work(project):
     assert (project / "metrics/ngram.json").read_text() == before
     # Through DVC: the same message and a failed repro; DVC itself removes a stage's
     # outputs before running it, and no partial file is left in their place.
-    result = run(["dvc", "repro"], project, check=False)
+    result = run(["dvc", "repro", "ngram"], project, check=False)
     assert result.returncode != 0
     assert "'ngram.max_order' is 0" in result.stderr + result.stdout
-    assert list((project / "metrics").glob("*")) == []
+    assert list((project / "metrics").iterdir()) == []

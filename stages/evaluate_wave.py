@@ -1,0 +1,42 @@
+"""Stage `evaluate_wave`: the fixed protocol on validation waves (1000 waves of 1000 steps)."""
+
+import logging
+import time
+
+import pandas as pd
+import torch
+
+from stages.lib import cli, io, params, training, waves
+from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, load_model
+
+log = logging.getLogger(__name__)
+
+METRICS = "metrics/wave.json"
+PER_WAVE = "metrics/wave_per_sequence.csv"
+
+
+def main():
+    config = params.load("evaluate_wave")["evaluate_wave"]
+    training.setup_device("cpu", config["threads"])
+    model = load_model(WAVE_CHECKPOINT, WaveRNN, "train_wavernn")
+    validation = waves.validation_waves(config["seed"], config["count"], config["length"])
+    began = time.perf_counter()
+    mse, _ = waves.protocol_mse(model, validation, config["warmup"])
+    seconds = time.perf_counter() - began
+    metrics = waves.summary(mse, waves.zero_predictor_mse(validation, config["warmup"]))
+    io.write_json(METRICS, {**metrics, "eval_seconds": round(seconds, 3)})
+    table = pd.DataFrame(
+        {
+            "wave": range(len(mse)),
+            "amplitude": validation.amplitude.numpy(),
+            "phase": validation.phase.numpy(),
+            "mse": mse.numpy(),
+        }
+    )
+    io.write_csv(PER_WAVE, table)
+    log.info("mse_mean %.3g, mse_worst %.3g over %d waves in %.2f s", metrics["mse_mean"], metrics["mse_worst"], len(mse), seconds)
+
+
+if __name__ == "__main__":
+    with torch.inference_mode():
+        cli.run(main)

@@ -1,0 +1,126 @@
+"""The recurrent models of both tasks, built from a cell name as in pytorch/examples' RNNModel."""
+
+import torch
+from torch import nn
+
+from .cli import UserError
+
+RECURRENT = {
+    "rnn_tanh": lambda **kw: nn.RNN(nonlinearity="tanh", **kw),
+    "rnn_relu": lambda **kw: nn.RNN(nonlinearity="relu", **kw),
+    "lstm": nn.LSTM,
+    "gru": nn.GRU,
+}
+CHAR_CHECKPOINT = "data/charrnn.pt"
+WAVE_CHECKPOINT = "data/wavernn.pt"
+CELL_STEP = {"rnn_tanh": torch.rnn_tanh_cell, "rnn_relu": torch.rnn_relu_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
+
+
+def recurrent_core(cell, input_size, hidden_size, num_layers, dropout=0.0):
+    """A batch-first multi-layer nn.RNN / nn.LSTM / nn.GRU."""
+    return RECURRENT[cell](
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        dropout=dropout if num_layers > 1 else 0.0,
+        batch_first=True,
+    )
+
+
+def detach_state(state):
+    """Cut the graph behind a hidden state (a tensor, or an LSTM's (h, c) pair), keeping its value."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+class CharRNN(nn.Module):
+    """Character language model: one-hot or embedding input, recurrent core, linear decoder."""
+
+    def __init__(self, vocab_size, cell, hidden_size, num_layers, embedding_dim=0, dropout=0.0):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, embedding_dim) if embedding_dim else None
+        self.rnn = recurrent_core(cell, embedding_dim or vocab_size, hidden_size, num_layers, dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, indices, state=None):
+        """Logits [batch, time, vocab] for indices [batch, time], and the new hidden state."""
+        if self.embedding is None:
+            inputs = nn.functional.one_hot(indices.long(), self.vocab_size).float()
+        else:
+            inputs = self.embedding(indices.long())
+        outputs, state = self.rnn(self.dropout(inputs), state)
+        return self.decoder(self.dropout(outputs)), state
+
+
+class WaveRNN(nn.Module):
+    """Next-value model of a 1-d signal: value -> recurrent core -> linear -> next value.
+
+    With `predict_delta`, the output is the change of the value (prediction = input + linear(h)).
+    `step()` advances one time step with the same weights, for free-running rollouts without
+    the per-call overhead of the multi-step module.
+    """
+
+    def __init__(self, cell, hidden_size, num_layers, predict_delta=True):
+        super().__init__()
+        self.cell = cell
+        self.predict_delta = predict_delta
+        self.rnn = recurrent_core(cell, 1, hidden_size, num_layers)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def readout(self, inputs, hidden):
+        """The predicted next value from inputs and the top layer's hidden output."""
+        out = self.head(hidden)
+        return inputs + out if self.predict_delta else out
+
+    def forward(self, inputs, state=None):
+        """Predictions [batch, time, 1] for inputs [batch, time, 1], and the new state."""
+        outputs, state = self.rnn(inputs, state)
+        return self.readout(inputs, outputs), state
+
+    def step(self, value, state):
+        """One time step: value [batch, 1] and a state (None: zeros) -> (prediction [batch, 1], state)."""
+        step_fn = CELL_STEP[self.cell]
+        lstm = self.cell == "lstm"
+        if state is None:
+            zeros = value.new_zeros(self.rnn.num_layers, value.shape[0], self.rnn.hidden_size)
+            state = (zeros, zeros) if lstm else zeros
+        x = value
+        if lstm:
+            new_h, new_c = [], []
+            for weights, h, c in zip(self.rnn.all_weights, state[0].unbind(0), state[1].unbind(0)):
+                x, c = step_fn(x, (h, c), *weights)
+                new_h.append(x)
+                new_c.append(c)
+            state = (torch.stack(new_h), torch.stack(new_c))
+        else:
+            new_h = []
+            for weights, h in zip(self.rnn.all_weights, state.unbind(0)):
+                x = step_fn(x, h, *weights)
+                new_h.append(x)
+            state = torch.stack(new_h)
+        return self.readout(value, x), state
+
+
+def sample_next(logits, temperature, top_k, generator):
+    """Draw an index from `logits` [vocab] softened by `temperature` (0 = greedy), among the `top_k` best (0 = all)."""
+    if temperature == 0:
+        return int(torch.argmax(logits))
+    logits = logits.double() / temperature
+    if 0 < top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
+
+
+def load_model(path, model_class, stage):
+    """A `model_class` saved by `stage` as {"architecture", "model"}, in eval mode on the CPU."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found; run the '{stage}' stage first") from None
+    model = model_class(**payload["architecture"])
+    model.load_state_dict(payload["model"])
+    return model.eval()

@@ -1,0 +1,62 @@
+"""Stage `train_charrnn`: the character RNN, trained by batched truncated BPTT, scored on the whole val split."""
+
+import logging
+
+import pandas as pd
+
+from stages.lib import cli, io, params, text, training
+from stages.lib.models import CHAR_CHECKPOINT, CharRNN
+
+log = logging.getLogger(__name__)
+
+RESUME = "data/resume/charrnn.pt"
+METRICS = "metrics/charrnn.json"
+LOG = "plots/charrnn_train.csv"
+
+
+def main():
+    config = params.load("train_charrnn")
+    section = config["charrnn"]
+    device = training.setup_device(section["device"], section["threads"])
+    vocab, train, val = text.load_encoded()
+    training.seed_everything(config["seed"])
+    architecture = {
+        "vocab_size": len(vocab),
+        "cell": config["cell"],
+        "hidden_size": config["hidden_size"],
+        "num_layers": config["num_layers"],
+        "embedding_dim": section["embedding_dim"],
+        "dropout": section["dropout"],
+    }
+    model = CharRNN(**architecture).to(device)
+    task = text.TextStreamTask(train, val, section, config["seed"], device)
+    history, speed = training.fit(
+        model,
+        task,
+        section,
+        section="charrnn",
+        resume_path=RESUME,
+        run_fingerprint=training.fingerprint(config, text.TRAIN_FILE, text.VAL_FILE),
+        units_per_step=section["batch_size"] * section["seq_len"],
+    )
+    val_loss = float(text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, device).mean())
+    history[-1]["val_loss"] = val_loss
+    recent = [row["train_loss"] for row in history[-section["log_every"] :]]
+    training.save(CHAR_CHECKPOINT, {"architecture": architecture, "model": model.cpu().state_dict()})
+    io.write_csv(LOG, pd.DataFrame(history))
+    io.write_json(
+        METRICS,
+        {
+            "val_loss": round(val_loss, 5),
+            "val_bpc": round(text.nats_to_bits(val_loss), 5),
+            "train_loss": round(sum(recent) / len(recent), 5),
+            "steps": section["steps"],
+            **speed,
+        },
+    )
+    training.finish(RESUME)
+    log.info("val loss %.4f nats/char (%.4f bits/char)", val_loss, text.nats_to_bits(val_loss))
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,47 @@
+"""Stage `train_wavernn`: train the wave model on freshly generated cosine waves."""
+
+import logging
+
+import pandas as pd
+
+from stages.lib import cli, io, params, training, waves
+from stages.lib.models import WAVE_CHECKPOINT, WaveRNN
+
+log = logging.getLogger(__name__)
+
+RESUME = "data/resume/wavernn.pt"
+METRICS = "metrics/wavernn_train.json"
+LOG = "plots/wavernn_train.csv"
+
+
+def main():
+    config = params.load("train_wavernn")
+    seed, section = config["seed"], config["wavernn"]
+    device = training.setup_device(section["device"], section["threads"])
+    training.seed_everything(seed)
+    architecture = {key: section[key] for key in ("cell", "hidden_size", "num_layers", "predict_delta")}
+    model = WaveRNN(**architecture).to(device)
+    task = waves.WaveTask(section, seed, device)
+    history, speed = training.fit(
+        model,
+        task,
+        section,
+        section="wavernn",
+        resume_path=RESUME,
+        run_fingerprint=training.fingerprint(config),
+        units_per_step=section["batch_size"],
+        unit="wave",
+    )
+    final_monitor_mse = task.evaluate(model)
+    training.save(WAVE_CHECKPOINT, {"architecture": architecture, "model": model.cpu().state_dict()})
+    io.write_csv(LOG, pd.DataFrame(history))
+    io.write_json(
+        METRICS,
+        {"train_loss": history[-1]["train_loss"], "monitor_mse": final_monitor_mse, "steps": section["steps"], **speed},
+    )
+    training.finish(RESUME)
+    log.info("monitor MSE after %d steps: %.3g", section["steps"], final_monitor_mse)
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from stages.lib.models import RECURRENT, CharRNN, WaveRNN, sample_next
+from stages.lib.params import CELLS
+
+torch.set_num_threads(1)
+
+
+def test_every_cell_the_params_allow_is_built():
+    assert set(CELLS) == set(RECURRENT)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("embedding_dim", [0, 6])
+def test_char_rnn_shapes(cell, embedding_dim):
+    model = CharRNN(vocab_size=11, cell=cell, hidden_size=8, num_layers=2, embedding_dim=embedding_dim)
+    logits, state = model(torch.randint(0, 11, (3, 5)))
+    assert logits.shape == (3, 5, 11)
+    hidden = state[0] if cell == "lstm" else state
+    assert hidden.shape == (2, 3, 8)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_char_rnn_carries_state_across_windows(cell):
+    torch.manual_seed(0)
+    model = CharRNN(vocab_size=7, cell=cell, hidden_size=8, num_layers=2, embedding_dim=4).eval()
+    text = torch.randint(0, 7, (2, 12))
+    whole, _ = model(text)
+    first, state = model(text[:, :5])
+    second, _ = model(text[:, 5:], state)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
+
+
+def test_seed_model_is_expressible():
+    model = CharRNN(vocab_size=77, cell="rnn_relu", hidden_size=512, num_layers=3, embedding_dim=100)
+    assert model.rnn.nonlinearity == "relu" and model.rnn.num_layers == 3
+    assert model.embedding.embedding_dim == 100
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("predict_delta", [True, False])
+def test_wave_step_matches_forward(cell, predict_delta):
+    torch.manual_seed(0)
+    model = WaveRNN(cell, hidden_size=6, num_layers=2, predict_delta=predict_delta)
+    values = torch.randn(4, 9, 1)
+    whole, _ = model(values)
+    outputs, state = model(values[:, :3])
+    stepped = [outputs]
+    for t in range(3, 9):
+        prediction, state = model.step(values[:, t], state)
+        stepped.append(prediction[:, None])
+    torch.testing.assert_close(torch.cat(stepped, dim=1), whole)
+    first, _ = model.step(values[:, 0], None)
+    torch.testing.assert_close(first, whole[:, 0])
+
+
+def test_temperature_zero_is_greedy():
+    logits = torch.tensor([0.1, 2.0, 1.9, -1.0])
+    assert all(sample_next(logits, 0.0, 0, torch.Generator().manual_seed(s)) == 1 for s in range(20))
+
+
+def test_top_k_only_draws_the_k_best():
+    logits = torch.tensor([3.0, 2.9, 0.0, 0.0, 0.0, 2.8])
+    generator = torch.Generator().manual_seed(0)
+    drawn = {sample_next(logits, 5.0, 3, generator) for _ in range(300)}
+    assert drawn == {0, 1, 5}
+
+
+def test_high_temperature_draws_widely():
+    logits = torch.tensor([3.0, 0.0, 0.0, 0.0])
+    generator = torch.Generator().manual_seed(0)
+    drawn = [sample_next(logits, 100.0, 0, generator) for _ in range(400)]
+    assert set(drawn) == {0, 1, 2, 3}

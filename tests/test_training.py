@@ -1,0 +1,111 @@
+"""The shared training loop through the real stage scripts: determinism, resume after SIGKILL, NaN guard."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import python_stage, update_params
+from stages.lib import training
+
+TIMING = {"train_seconds", "chars_per_s", "waves_per_s"}
+STAGES = {
+    "train_charrnn": ("charrnn", "metrics/charrnn.json", "plots/charrnn_train.csv"),
+    "train_wavernn": ("wavernn", "metrics/wavernn_train.json", "plots/wavernn_train.csv"),
+}
+
+
+def results(repo, stage):
+    """The stage's metrics without timing figures, and its per-step log."""
+    _, metrics, log = STAGES[stage]
+    values = json.loads((repo / metrics).read_text())
+    return {k: v for k, v in values.items() if k not in TIMING}, (repo / log).read_text()
+
+
+def prepare(repo, stage):
+    python_stage("download", repo)
+    python_stage("vocab", repo)
+    if stage == "train_wavernn":
+        update_params(repo, {"wavernn.steps": 60})
+    else:
+        update_params(repo, {"charrnn.steps": 60})
+
+
+def test_learning_rate_schedule():
+    config = {"lr": 1.0, "warmup_steps": 10, "steps": 110, "lr_schedule": "cosine", "min_lr_fraction": 0.1}
+    assert training.learning_rate(0, config) == pytest.approx(0.1)
+    assert training.learning_rate(9, config) == pytest.approx(1.0)
+    assert training.learning_rate(60, config) == pytest.approx(0.55)
+    assert training.learning_rate(110, config) == pytest.approx(0.1)
+    assert training.learning_rate(50, {**config, "lr_schedule": "constant"}) == 1.0
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_same_params_give_identical_results(project, stage):
+    prepare(project, stage)
+    python_stage(stage, project)
+    first = results(project, stage)
+    python_stage(stage, project)
+    assert results(project, stage) == first
+
+
+def kill_after_first_checkpoint(cmd, cwd, resume_file, timeout=120):
+    """Start `cmd`, SIGKILL its process group once `resume_file` appears; return its exit code."""
+    env = dict(os.environ, PYTHONPATH=str(cwd))
+    process = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not resume_file.exists():
+        assert process.poll() is None, "training finished before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    return process.wait()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_resume_after_sigkill_matches_an_unbroken_run(project, stage):
+    section = STAGES[stage][0]
+    prepare(project, stage)
+    update_params(project, {f"{section}.steps": 400, f"{section}.checkpoint_every": 40})
+    python_stage(stage, project)
+    unbroken = results(project, stage)
+    resume_file = project / f"data/resume/{section}.pt"
+    assert not resume_file.exists(), "a finished run removes its resume checkpoint"
+
+    code = kill_after_first_checkpoint([sys.executable, "-m", f"stages.{stage}"], project, resume_file)
+    assert code == -signal.SIGKILL
+    rerun = python_stage(stage, project)
+    assert "resuming from data/resume" in rerun.stderr
+    assert results(project, stage) == unbroken
+    assert not resume_file.exists()
+
+
+def test_stale_checkpoint_of_other_params_is_not_resumed(project):
+    prepare(project, "train_charrnn")
+    update_params(project, {"charrnn.steps": 400, "charrnn.checkpoint_every": 40})
+    resume_file = project / "data/resume/charrnn.pt"
+    kill_after_first_checkpoint([sys.executable, "-m", "stages.train_charrnn"], project, resume_file)
+    update_params(project, {"charrnn.steps": 60, "charrnn.lr": 0.002})
+    rerun = python_stage("train_charrnn", project)
+    assert "resuming" not in rerun.stderr
+    fresh = results(project, "train_charrnn")
+    assert not resume_file.exists()
+    python_stage("train_charrnn", project)
+    assert results(project, "train_charrnn") == fresh
+
+
+def test_non_finite_loss_stops_with_step_and_hint(project):
+    prepare(project, "train_charrnn")
+    update_params(project, {"charrnn.lr": 1.0e6, "charrnn.warmup_steps": 0, "charrnn.clip": 1.0e9,
+                            "cell": "rnn_relu"})
+    result = python_stage("train_charrnn", project, check=False)
+    assert result.returncode == 2
+    assert "training loss became" in result.stderr and "at step" in result.stderr
+    assert "lower the learning rate ('charrnn.lr')" in result.stderr
+    assert not (project / "metrics/charrnn.json").exists()
+    assert not (project / "data/charrnn.pt").exists()
