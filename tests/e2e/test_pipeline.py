@@ -1,8 +1,10 @@
 """The real pipeline, run by DVC in a temporary git repo with tiny parameters."""
 
 import json
+import signal
 
 from conftest import python_stage, run, update_params
+from test_training import kill_after_first_checkpoint, results
 
 
 def test_dvc_repro_runs_the_pipeline(project):
@@ -42,3 +44,19 @@ def test_bad_param_stops_the_stage_before_any_work(project):
     assert result.returncode != 0
     assert "'ngram.max_order' is 0" in result.stderr + result.stdout
     assert list((project / "metrics").iterdir()) == []
+
+
+def test_dvc_repro_resumes_a_killed_training(project):
+    update_params(project, {"charrnn.steps": 400, "charrnn.checkpoint_every": 40})
+    run(["dvc", "repro", "vocab"], project)
+    python_stage("train_charrnn", project)  # the unbroken run, outside DVC (no run-cache entry)
+    unbroken = results(project, "train_charrnn")
+    for output in ("data/charrnn.pt", "metrics/charrnn.json", "plots/charrnn_train.csv"):
+        (project / output).unlink()
+
+    resume_file = project / "data/resume/charrnn.pt"
+    code = kill_after_first_checkpoint(["dvc", "repro", "train_charrnn"], project, resume_file)
+    assert code == -signal.SIGKILL
+    rerun = run(["dvc", "repro", "train_charrnn"], project)
+    assert "resuming from data/resume/charrnn.pt" in rerun.stderr + rerun.stdout
+    assert results(project, "train_charrnn") == unbroken
