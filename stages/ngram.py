@@ -15,13 +15,15 @@ def main():
     model = text.KneserNey(train, len(vocab), config["max_order"])
     per_order = {}
     for order in range(1, config["max_order"] + 1):
-        loss = float(-model.log_probs(val, order).mean())
+        logprob = model.log_probs(val, order)
+        loss = float(-logprob.mean())
         per_order[str(order)] = {
             "val_loss": round(loss, 4),
             "val_bpc": round(text.nats_to_bits(loss), 4),
             "unseen_ngram_fraction": round(model.unseen_fraction(val, order), 4),
         }
         log.info("order %d: %.4f nats/char, %.4f bits/char", order, loss, text.nats_to_bits(loss))
+    io.write_npy(text.NGRAM_VAL_LOGPROB_FILE, logprob)
     best = min(per_order, key=lambda order: per_order[order]["val_loss"])
     top = per_order[str(config["max_order"])]
     io.write_json(

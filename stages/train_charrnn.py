@@ -39,9 +39,11 @@ def main():
         run_fingerprint=training.fingerprint(config, text.TRAIN_FILE, text.VAL_FILE),
         units_per_step=section["batch_size"] * section["seq_len"],
     )
-    val_loss = float(text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, device).mean())
+    val_nll = text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, device)
+    val_loss = float(val_nll.mean())
     history[-1]["val_loss"] = val_loss
     recent = [row["train_loss"] for row in history[-section["log_every"] :]]
+    io.write_npy(text.CHARRNN_VAL_NLL_FILE, val_nll)
     training.save(CHAR_CHECKPOINT, {"architecture": architecture, "model": model.cpu().state_dict()})
     io.write_csv(LOG, pd.DataFrame(history))
     io.write_json(

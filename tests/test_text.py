@@ -87,3 +87,20 @@ def test_higher_orders_fit_repetitive_text_better(trained):
     losses = [-model.log_probs(data, order).mean() for order in range(1, 6)]
     assert losses == sorted(losses, reverse=True)
     assert model.unseen_fraction(data, 5) == 0.0
+
+
+def test_mix_weight_maximises_the_likelihood():
+    rng = np.random.default_rng(1)
+    rnn = np.log(rng.uniform(0.05, 0.9, 500))
+    ngram = np.log(rng.uniform(0.05, 0.9, 500))
+    weight = text.fit_mix_weight(rnn, ngram)
+    best = text.mixed_nll(rnn, ngram, weight)
+    grid = [text.mixed_nll(rnn, ngram, w) for w in np.linspace(0.01, 0.99, 99)]
+    assert best <= min(grid) + 1e-9
+    assert best <= min(-rnn.mean(), -ngram.mean())
+
+
+def test_mix_weight_goes_to_the_better_model():
+    good, bad = np.log(np.full(100, 0.9)), np.log(np.full(100, 0.01))
+    assert text.fit_mix_weight(good, bad) > 0.99
+    assert text.fit_mix_weight(bad, good) < 0.01

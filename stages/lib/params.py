@@ -140,6 +140,7 @@ STAGE_PARAMS = {
     "ngram": ["ngram"],
     "train_charrnn": ["seed", "cell", "hidden_size", "num_layers", "charrnn"],
     "generate": ["generate", "ngram"],
+    "mix": [],
     "train_wavernn": ["seed", "wavernn"],
     "evaluate_wave": ["evaluate_wave"],
 }

@@ -17,6 +17,8 @@ UNKNOWN_INDEX = 0
 VOCAB_FILE = "data/vocab.json"
 TRAIN_FILE = "data/train.npy"
 VAL_FILE = "data/val.npy"
+NGRAM_VAL_LOGPROB_FILE = "data/ngram_val_logprob.npy"  # log p of val[1:], per character
+CHARRNN_VAL_NLL_FILE = "data/charrnn_val_nll.npy"  # -log p of val[1:], per character
 EVAL_BATCH = 64  # parallel streams when scoring held-out text
 EVAL_WINDOW = 512
 
@@ -300,3 +302,18 @@ class TextStreamTask:
     def evaluate(self, model):
         """Mean val loss (nats/char) on the first `eval_chars` characters of the val split."""
         return float(stream_nll(model, self.monitor, EVAL_BATCH, EVAL_WINDOW, self.device).mean())
+
+
+def fit_mix_weight(rnn_logprob, ngram_logprob, iterations=200):
+    """The weight w maximising mean log(w p_rnn + (1 - w) p_ngram), by EM."""
+    weight = 0.5
+    for _ in range(iterations):
+        rnn = weight * np.exp(rnn_logprob)
+        share = rnn / (rnn + (1 - weight) * np.exp(ngram_logprob))
+        weight = float(share.mean())
+    return weight
+
+
+def mixed_nll(rnn_logprob, ngram_logprob, weight):
+    """Mean negative log-likelihood of the interpolation w p_rnn + (1 - w) p_ngram."""
+    return float(-np.logaddexp(np.log(weight) + rnn_logprob, np.log1p(-weight) + ngram_logprob).mean())

@@ -9,7 +9,7 @@ from test_training import kill_after_first_checkpoint, results
 
 def test_dvc_repro_runs_the_pipeline(project):
     result = run(["dvc", "repro"], project)
-    for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "train_wavernn", "evaluate_wave"):
+    for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave"):
         assert f"Running stage '{stage}'" in result.stdout
     ngram = json.loads((project / "metrics/ngram.json").read_text())
     assert set(ngram) >= {"val_loss", "val_bpc", "best_order", "best_val_bpc", "per_order"}
@@ -21,6 +21,9 @@ def test_dvc_repro_runs_the_pipeline(project):
     assert charrnn["steps"] == 30
     assert (project / "samples/charrnn.txt").read_text().startswith("ROMEO:\n")
     assert len((project / "samples/ngram.txt").read_text()) == len("ROMEO:\n") + 60 + 1
+    mix = json.loads((project / "metrics/mix.json").read_text())
+    assert mix["val_loss_mix"] <= max(mix["second_half"].values())
+    assert 0 <= mix["rnn_weight"] <= 1
     wave = json.loads((project / "metrics/wave.json").read_text())
     assert set(wave) >= {"mse_mean", "mse_median", "mse_worst", "mse_best", "zero_predictor_mse_mean"}
     assert wave["waves"] == 50

@@ -1,0 +1,45 @@
+"""Stage `mix`: the char-RNN interpolated with the n-gram, weight fitted on the first half of val, scored on the second."""
+
+import logging
+
+import numpy as np
+
+from stages.lib import cli, io, text
+
+log = logging.getLogger(__name__)
+
+METRICS = "metrics/mix.json"
+
+
+def load(path, stage):
+    """A per-character array written by `stage`."""
+    try:
+        return np.load(path)
+    except FileNotFoundError:
+        raise cli.UserError(f"{path}: file not found; run the '{stage}' stage first") from None
+
+
+def main():
+    rnn = -load(text.CHARRNN_VAL_NLL_FILE, "train_charrnn")
+    ngram = load(text.NGRAM_VAL_LOGPROB_FILE, "ngram")
+    if rnn.shape != ngram.shape:
+        raise cli.UserError(
+            f"{text.CHARRNN_VAL_NLL_FILE} and {text.NGRAM_VAL_LOGPROB_FILE} score different texts; "
+            "rerun the pipeline with 'dvc repro'"
+        )
+    half = len(rnn) // 2
+    weight = text.fit_mix_weight(rnn[:half], ngram[:half])
+    second = slice(half, None)
+    metrics = {
+        "val_loss_mix": round(text.mixed_nll(rnn[second], ngram[second], weight), 5),
+        "rnn_weight": round(weight, 4),
+        "second_half": {"charrnn": round(float(-rnn[second].mean()), 5), "ngram": round(float(-ngram[second].mean()), 5)},
+        "first_half": {"charrnn": round(float(-rnn[:half].mean()), 5), "ngram": round(float(-ngram[:half].mean()), 5)},
+    }
+    metrics["val_bpc_mix"] = round(text.nats_to_bits(metrics["val_loss_mix"]), 5)
+    io.write_json(METRICS, metrics)
+    log.info("mixture (RNN weight %.3f): %.4f nats/char on the second half of val", weight, metrics["val_loss_mix"])
+
+
+if __name__ == "__main__":
+    cli.run(main)
