@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 
-from stages.lib import cli, io, text
+from stages.lib import cli, io, params, text
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ def load(path, stage):
 
 
 def main():
+    params.load("mix")  # no parameters of its own, but a misspelt key anywhere is still refused
     rnn = -load(text.CHARRNN_VAL_NLL_FILE, "train_charrnn")
     ngram = load(text.NGRAM_VAL_LOGPROB_FILE, "ngram")
     if rnn.shape != ngram.shape:
