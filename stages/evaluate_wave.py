@@ -4,7 +4,6 @@ import logging
 import time
 
 import pandas as pd
-import torch
 
 from stages.lib import cli, io, params, training, waves
 from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, load_model
@@ -38,5 +37,4 @@ def main():
 
 
 if __name__ == "__main__":
-    with torch.inference_mode():
-        cli.run(main)
+    cli.run(main)
