@@ -71,7 +71,7 @@ def kill_after_first_checkpoint(cmd, cwd, resume_file, timeout=120):
 def test_resume_after_sigkill_matches_an_unbroken_run(project, stage):
     section = STAGES[stage][0]
     prepare(project, stage)
-    update_params(project, {f"{section}.steps": 400, f"{section}.checkpoint_every": 40})
+    update_params(project, {f"{section}.steps": 400, f"{section}.checkpoint_every": 40, f"{section}.eval_every": 100})
     python_stage(stage, project)
     unbroken = results(project, stage)
     resume_file = project / f"data/resume/{section}.pt"
