@@ -3,8 +3,6 @@
 import logging
 import sys
 
-log = logging.getLogger("rnnlab")
-
 
 class UserError(Exception):
     """A problem with the user's parameters or inputs: reported in one line, exit code 2."""
