@@ -51,12 +51,16 @@ def test_unknown_top_level_key_is_named(tmp_path):
         ("max_order: 7", "max_order: 0", "ngram.max_order"),
         ("max_order: 7", "max_order: 2.5", "ngram.max_order"),
         ("max_order: 7", "max_order: true", "ngram.max_order"),
+        ("cell: gru             #", "cell: transformer     #", "cell"),
+        ("hidden_size: 256", "hidden_size: -4", "hidden_size"),
+        ("feedback_start: 0.5", "feedback_start: 1.5", "wavernn.feedback_start"),
+        ("device: auto        #", "device: tpu         #", "charrnn.device"),
     ],
 )
 def test_bad_values_name_key_and_allowed_range(tmp_path, old, new, key):
     assert old in committed_params()
-    path = write(tmp_path, committed_params().replace(old, new))
-    stage = key.split(".")[0]
+    path = write(tmp_path, committed_params().replace(old, new, 1))
+    stage = next(name for name, keys in params.STAGE_PARAMS.items() if key.split(".")[0] in keys)
     with pytest.raises(UserError, match=f"'{key}'.*allowed"):
         params.load(stage, path)
 
@@ -80,3 +84,9 @@ def test_corpus_path_and_url_together_are_refused(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(UserError, match="params.yaml: file not found"):
         params.load("download", tmp_path / "params.yaml")
+
+
+def test_warmup_must_leave_steps_to_score(tmp_path):
+    path = write(tmp_path, committed_params().replace("warmup: 100 ", "warmup: 999 "))
+    with pytest.raises(UserError, match="evaluate_wave.warmup"):
+        params.load("evaluate_wave", path)
