@@ -18,7 +18,7 @@ import time
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from stages.lib import params, text, training, waves  # noqa: E402
-from stages.lib.models import CharRNN, WaveRNN  # noqa: E402
+from stages.lib.models import CharRNN, WaveRNN, char_architecture, wave_architecture  # noqa: E402
 
 TOP_LEVEL = {"wave": ("seed",), "char": ("seed", "cell", "hidden_size", "num_layers")}
 
@@ -33,13 +33,28 @@ def configure(task, overrides):
     return config, config[section]
 
 
+def train(model, task, section, name, units_per_step, unit="char"):
+    """training.fit without checkpoints: (history, speed)."""
+    return training.fit(model, task, section, section=name, resume_path=os.devnull, run_fingerprint="",
+                        units_per_step=units_per_step, unit=unit)
+
+
+def char_setup(config, section):
+    """Device, model, task and val split, built as the train_charrnn stage builds them."""
+    device = training.setup_device(section["device"], section["threads"])
+    vocab, train_split, val = text.load_encoded()
+    training.seed_everything(config["seed"])
+    model = CharRNN(**char_architecture(config, len(vocab))).to(device)
+    task = text.TextStreamTask(train_split, val, section, config["seed"], device)
+    return device, model, task, val
+
+
 def run_wave(config, section):
     device = training.setup_device(section["device"], section["threads"])
     training.seed_everything(config["seed"])
-    model = WaveRNN(**{k: section[k] for k in ("cell", "hidden_size", "num_layers", "predict_delta")}).to(device)
+    model = WaveRNN(**wave_architecture(section)).to(device)
     task = waves.WaveTask(section, config["seed"], device)
-    _, speed = training.fit(model, task, section, section="wavernn", resume_path=os.devnull,
-                            run_fingerprint="", units_per_step=section["batch_size"], unit="wave")
+    _, speed = train(model, task, section, "wavernn", section["batch_size"], unit="wave")
     evaluation = params.load("evaluate_wave")["evaluate_wave"]
     validation = waves.validation_waves(evaluation["seed"], evaluation["count"], evaluation["length"])
     mse, _ = waves.protocol_mse(model.cpu().eval(), validation, evaluation["warmup"])
@@ -47,14 +62,8 @@ def run_wave(config, section):
 
 
 def run_char(config, section):
-    device = training.setup_device(section["device"], section["threads"])
-    vocab, train, val = text.load_encoded()
-    training.seed_everything(config["seed"])
-    model = CharRNN(len(vocab), config["cell"], config["hidden_size"], config["num_layers"],
-                    section["embedding_dim"], section["dropout"]).to(device)
-    task = text.TextStreamTask(train, val, section, config["seed"], device)
-    _, speed = training.fit(model, task, section, section="charrnn", resume_path=os.devnull,
-                            run_fingerprint="", units_per_step=section["batch_size"] * section["seq_len"])
+    device, model, task, val = char_setup(config, section)
+    _, speed = train(model, task, section, "charrnn", section["batch_size"] * section["seq_len"])
     val_loss = float(text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, device).mean())
     return {**speed, "val_loss": val_loss, "val_bpc": text.nats_to_bits(val_loss)}
 

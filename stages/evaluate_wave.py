@@ -12,6 +12,20 @@ log = logging.getLogger(__name__)
 
 METRICS = "metrics/wave.json"
 PER_WAVE = "metrics/wave_per_sequence.csv"
+EXAMPLES = "plots/wave_examples.csv"
+
+
+def examples(validation, predictions, mse, warmup):
+    """Truth and prediction, step by step, of the best and the worst validation wave.
+
+    A prediction is the model's value for that step; the warm-up steps have none.
+    """
+    frame = pd.DataFrame({"step": range(validation.values.shape[1])})
+    for name, index in (("best", int(mse.argmin())), ("worst", int(mse.argmax()))):
+        frame[f"{name}_truth"] = validation.values[index].numpy()
+        predicted = [float("nan")] * warmup + predictions[index].tolist()
+        frame[f"{name}_prediction"] = predicted
+    return frame
 
 
 def main():
@@ -20,7 +34,7 @@ def main():
     model = load_model(WAVE_CHECKPOINT, WaveRNN, "train_wavernn")
     validation = waves.validation_waves(config["seed"], config["count"], config["length"])
     began = time.perf_counter()
-    mse, _ = waves.protocol_mse(model, validation, config["warmup"])
+    mse, predictions = waves.protocol_mse(model, validation, config["warmup"])
     seconds = time.perf_counter() - began
     metrics = waves.summary(mse, waves.zero_predictor_mse(validation, config["warmup"]))
     io.write_json(METRICS, {**metrics, "eval_seconds": round(seconds, 3)})
@@ -33,6 +47,7 @@ def main():
         }
     )
     io.write_csv(PER_WAVE, table)
+    io.write_csv(EXAMPLES, examples(validation, predictions, mse, config["warmup"]))
     log.info("mse_mean %.3g, mse_worst %.3g over %d waves in %.2f s", metrics["mse_mean"], metrics["mse_worst"], len(mse), seconds)
 
 

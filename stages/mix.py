@@ -11,18 +11,10 @@ log = logging.getLogger(__name__)
 METRICS = "metrics/mix.json"
 
 
-def load(path, stage):
-    """A per-character array written by `stage`."""
-    try:
-        return np.load(path)
-    except FileNotFoundError:
-        raise cli.UserError(f"{path}: file not found; run the '{stage}' stage first") from None
-
-
 def main():
     params.load("mix")  # no parameters of its own, but a misspelt key anywhere is still refused
-    rnn = -load(text.CHARRNN_VAL_NLL_FILE, "train_charrnn")
-    ngram = load(text.NGRAM_VAL_LOGPROB_FILE, "ngram")
+    rnn = -io.read_output(text.CHARRNN_VAL_NLL_FILE, np.load, "train_charrnn")
+    ngram = io.read_output(text.NGRAM_VAL_LOGPROB_FILE, np.load, "ngram")
     if rnn.shape != ngram.shape:
         raise cli.UserError(
             f"{text.CHARRNN_VAL_NLL_FILE} and {text.NGRAM_VAL_LOGPROB_FILE} score different texts; "

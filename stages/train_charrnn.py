@@ -3,9 +3,10 @@
 import logging
 
 import pandas as pd
+import torch
 
 from stages.lib import cli, io, params, text, training
-from stages.lib.models import CHAR_CHECKPOINT, CharRNN
+from stages.lib.models import CHAR_CHECKPOINT, CharRNN, char_architecture
 
 log = logging.getLogger(__name__)
 
@@ -18,16 +19,11 @@ def main():
     config = params.load("train_charrnn")
     section = config["charrnn"]
     device = training.setup_device(section["device"], section["threads"])
+    if section["precision"] == "bfloat16" and device.type == "cpu" and not torch.cpu._is_avx512_bf16_supported():
+        log.warning("charrnn.precision: this CPU has no native bfloat16 (AVX512-BF16/AMX); float32 may be faster")
     vocab, train, val = text.load_encoded()
     training.seed_everything(config["seed"])
-    architecture = {
-        "vocab_size": len(vocab),
-        "cell": config["cell"],
-        "hidden_size": config["hidden_size"],
-        "num_layers": config["num_layers"],
-        "embedding_dim": section["embedding_dim"],
-        "dropout": section["dropout"],
-    }
+    architecture = char_architecture(config, len(vocab))
     model = CharRNN(**architecture).to(device)
     task = text.TextStreamTask(train, val, section, config["seed"], device)
     history, speed = training.fit(

@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from stages.lib import cli, io, params, training, waves
-from stages.lib.models import WAVE_CHECKPOINT, WaveRNN
+from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, wave_architecture
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def main():
     seed, section = config["seed"], config["wavernn"]
     device = training.setup_device(section["device"], section["threads"])
     training.seed_everything(seed)
-    architecture = {key: section[key] for key in ("cell", "hidden_size", "num_layers", "predict_delta")}
+    architecture = wave_architecture(section)
     model = WaveRNN(**architecture).to(device)
     task = waves.WaveTask(section, seed, device)
     history, speed = training.fit(

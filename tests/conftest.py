@@ -132,10 +132,8 @@ TINY_PARAMS = {
 }
 
 
-@pytest.fixture
-def project(tmp_path):
-    """A copy of the project in a fresh git + DVC repo, with a tiny corpus and tiny params, committed."""
-    repo = tmp_path / "repo"
+def make_project(repo):
+    """A copy of the project in a fresh git + DVC repo at `repo`, with a tiny corpus and tiny params, committed."""
     repo.mkdir()
     for name in PROJECT_FILES:
         source = ROOT / name
@@ -149,9 +147,20 @@ def project(tmp_path):
     run(["git", "init", "-q", "-b", "main"], repo)
     run(["git", "config", "user.email", "tests@example.invalid"], repo)
     run(["git", "config", "user.name", "tests"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "-m", "tiny project"], repo)
+    commit(repo, "tiny project")
     return repo
+
+
+def commit(repo, message):
+    """Stage everything and commit it."""
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", message], repo)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """The tiny project, committed, nothing reproduced yet."""
+    return make_project(tmp_path / "repo")
 
 
 def python_stage(name, cwd, check=True):

@@ -32,6 +32,20 @@ def test_char_rnn_carries_state_across_windows(cell):
     torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_bfloat16_precision_gives_float32_logits_close_to_float32(cell):
+    torch.manual_seed(0)
+    exact = CharRNN(vocab_size=9, cell=cell, hidden_size=16, num_layers=2, embedding_dim=4).eval()
+    autocast = CharRNN(vocab_size=9, cell=cell, hidden_size=16, num_layers=2, embedding_dim=4, precision="bfloat16").eval()
+    autocast.load_state_dict(exact.state_dict())
+    text = torch.randint(0, 9, (3, 20))
+    logits, state = autocast(text[:, :10])
+    assert logits.dtype == torch.float32
+    more, _ = autocast(text[:, 10:], state)  # the carried state goes back in
+    expected, _ = exact(text)
+    torch.testing.assert_close(torch.cat([logits, more], dim=1), expected, atol=0.05, rtol=0.05)
+
+
 def test_seed_model_is_expressible():
     model = CharRNN(vocab_size=77, cell="rnn_relu", hidden_size=512, num_layers=3, embedding_dim=100)
     assert model.rnn.nonlinearity == "relu" and model.rnn.num_layers == 3

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli import UserError
+
 
 @contextlib.contextmanager
 def atomic_path(target):
@@ -33,6 +35,14 @@ def write_text(path, text):
 def write_json(path, data):
     """Write `data` as indented JSON atomically."""
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_output(path, reader, stage):
+    """`reader(path)` for a file that `stage` writes; if it is missing, a UserError naming both."""
+    try:
+        return reader(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found; run the '{stage}' stage first") from None
 
 
 def read_json(path):

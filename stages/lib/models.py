@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .cli import UserError
+from .io import read_output
 
 RECURRENT = {
     "rnn_tanh": lambda **kw: nn.RNN(nonlinearity="tanh", **kw),
@@ -27,6 +27,25 @@ def recurrent_core(cell, input_size, hidden_size, num_layers, dropout=0.0):
     )
 
 
+def char_architecture(config, vocab_size):
+    """CharRNN keyword arguments from train_charrnn's params: the top-level cell and sizes, the charrnn section."""
+    section = config["charrnn"]
+    return {
+        "vocab_size": vocab_size,
+        "cell": config["cell"],
+        "hidden_size": config["hidden_size"],
+        "num_layers": config["num_layers"],
+        "embedding_dim": section["embedding_dim"],
+        "dropout": section["dropout"],
+        "precision": section["precision"],
+    }
+
+
+def wave_architecture(section):
+    """WaveRNN keyword arguments from the wavernn params section."""
+    return {key: section[key] for key in ("cell", "hidden_size", "num_layers", "predict_delta")}
+
+
 def detach_state(state):
     """Cut the graph behind a hidden state (a tensor, or an LSTM's (h, c) pair), keeping its value."""
     if isinstance(state, tuple):
@@ -35,11 +54,16 @@ def detach_state(state):
 
 
 class CharRNN(nn.Module):
-    """Character language model: one-hot or embedding input, recurrent core, linear decoder."""
+    """Character language model: one-hot or embedding input, recurrent core, linear decoder.
 
-    def __init__(self, vocab_size, cell, hidden_size, num_layers, embedding_dim=0, dropout=0.0):
+    With precision "bfloat16" the forward pass runs under autocast (matrix products and the
+    LSTM kernels in bfloat16, weights and optimizer state in float32); logits come out float32.
+    """
+
+    def __init__(self, vocab_size, cell, hidden_size, num_layers, embedding_dim=0, dropout=0.0, precision="float32"):
         super().__init__()
         self.vocab_size = vocab_size
+        self.precision = precision
         self.embedding = nn.Embedding(vocab_size, embedding_dim) if embedding_dim else None
         self.rnn = recurrent_core(cell, embedding_dim or vocab_size, hidden_size, num_layers, dropout)
         self.dropout = nn.Dropout(dropout)
@@ -47,12 +71,15 @@ class CharRNN(nn.Module):
 
     def forward(self, indices, state=None):
         """Logits [batch, time, vocab] for indices [batch, time], and the new hidden state."""
-        if self.embedding is None:
-            inputs = nn.functional.one_hot(indices.long(), self.vocab_size).float()
-        else:
-            inputs = self.embedding(indices.long())
-        outputs, state = self.rnn(self.dropout(inputs), state)
-        return self.decoder(self.dropout(outputs)), state
+        bfloat16 = self.precision == "bfloat16"
+        with torch.autocast(indices.device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            if self.embedding is None:
+                inputs = nn.functional.one_hot(indices.long(), self.vocab_size).float()
+            else:
+                inputs = self.embedding(indices.long())
+            outputs, state = self.rnn(self.dropout(inputs), state)
+            logits = self.decoder(self.dropout(outputs))
+        return logits.float(), state
 
 
 class WaveRNN(nn.Module):
@@ -117,10 +144,7 @@ def sample_next(logits, temperature, top_k, generator):
 
 def load_model(path, model_class, stage):
     """A `model_class` saved by `stage` as {"architecture", "model"}, in eval mode on the CPU."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found; run the '{stage}' stage first") from None
+    payload = read_output(path, lambda p: torch.load(p, map_location="cpu", weights_only=True), stage)
     model = model_class(**payload["architecture"])
     model.load_state_dict(payload["model"])
     return model.eval()

@@ -96,6 +96,7 @@ SCHEMA = {
         "embedding_dim": COUNT,
         "dropout": Spec(float, low=0.0, high=0.9),
         "seq_len": POSITIVE_INT,
+        "precision": Spec(str, choices=("float32", "bfloat16")),
         **TRAINER,
         "eval_chars": POSITIVE_INT,
     },
@@ -131,6 +132,7 @@ SCHEMA = {
         "warmup": POSITIVE_INT,
         "threads": COUNT,
     },
+    "plot": {"rolling_window": POSITIVE_INT},
 }
 
 # The top-level keys each stage reads; dvc.yaml lists exactly these under the stage's `params:`.
@@ -143,6 +145,7 @@ STAGE_PARAMS = {
     "mix": [],
     "train_wavernn": ["seed", "wavernn"],
     "evaluate_wave": ["evaluate_wave"],
+    "plot": ["plot"],
 }
 
 

@@ -2,7 +2,6 @@
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,10 +71,8 @@ class Vocab:
 
 def load_encoded():
     """The vocabulary and the encoded train and val arrays written by the `vocab` stage."""
-    for path in (VOCAB_FILE, TRAIN_FILE, VAL_FILE):
-        if not Path(path).is_file():
-            raise UserError(f"{path}: file not found; run the 'vocab' stage first")
-    return Vocab.from_json(io.read_json(VOCAB_FILE)), np.load(TRAIN_FILE), np.load(VAL_FILE)
+    vocab = Vocab.from_json(io.read_output(VOCAB_FILE, io.read_json, "vocab"))
+    return vocab, io.read_output(TRAIN_FILE, np.load, "vocab"), io.read_output(VAL_FILE, np.load, "vocab")
 
 
 def split(text, val_fraction):

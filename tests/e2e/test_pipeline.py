@@ -9,7 +9,7 @@ from test_training import kill_after_first_checkpoint, results
 
 def test_dvc_repro_runs_the_pipeline(project):
     result = run(["dvc", "repro"], project)
-    for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave"):
+    for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"):
         assert f"Running stage '{stage}'" in result.stdout
     ngram = json.loads((project / "metrics/ngram.json").read_text())
     assert set(ngram) >= {"val_loss", "val_bpc", "best_order", "best_val_bpc", "per_order"}
@@ -29,6 +29,10 @@ def test_dvc_repro_runs_the_pipeline(project):
     assert wave["waves"] == 50
     table = (project / "metrics/wave_per_sequence.csv").read_text().splitlines()
     assert table[0] == "wave,amplitude,phase,mse" and len(table) == 51
+    examples = (project / "plots/wave_examples.csv").read_text().splitlines()
+    assert examples[0] == "step,best_truth,best_prediction,worst_truth,worst_prediction" and len(examples) == 201
+    for figure in ("charrnn_loss", "wavernn_loss", "wave_examples", "wave_mse", "bits_per_char"):
+        assert (project / f"plots/{figure}.png").read_bytes().startswith(b"\x89PNG")
     status = run(["dvc", "status"], project)
     assert "up to date" in status.stdout
 

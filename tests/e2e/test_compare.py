@@ -1,0 +1,120 @@
+"""Comparing runs the DVC way, end to end on the tiny project: -S experiments, a queued sweep,
+diffs across git branches, `dvc plots`, and a DVC remote."""
+
+import json
+import shutil
+import time
+
+import pytest
+from conftest import commit, make_project, run, update_params
+
+TEXT_STAGES = ("train_charrnn", "generate", "mix")
+WAVE_STAGES = ("train_wavernn", "evaluate_wave")
+DATA_STAGES = ("download", "vocab", "ngram")
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """The tiny project after `dvc repro`, its git-tracked outputs committed on main."""
+    repo = make_project(tmp_path_factory.mktemp("reproduced") / "repo")
+    run(["dvc", "repro"], repo)
+    commit(repo, "reproduced")
+    return repo
+
+
+@pytest.fixture
+def repo(reproduced, tmp_path):
+    """A private copy of the reproduced project (git history and DVC cache included)."""
+    return shutil.copytree(reproduced, tmp_path / "repo", symlinks=True)
+
+
+def stages_run(output):
+    """The stages a `dvc repro` / `dvc exp run` printed as running."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def experiments(repo):
+    """{experiment name: {"params": params.yaml, "metrics": {path: data}}} from `dvc exp show --json`."""
+    found = {}
+    for baseline in json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout):
+        for experiment in baseline.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision["data"]
+                found[revision["name"]] = {
+                    "params": data["params"]["params.yaml"]["data"],
+                    "metrics": {path: value["data"] for path, value in data["metrics"].items()},
+                }
+    return found
+
+
+def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
+    baseline = json.loads((repo / "metrics/charrnn.json").read_text())
+    result = run(["dvc", "exp", "run", "-n", "wider-text", "-S", "hidden_size=12"], repo)
+    assert stages_run(result.stdout) == {*TEXT_STAGES, "plot"}
+
+    result = run(["dvc", "exp", "run", "-n", "wider-wave", "-S", "wavernn.hidden_size=6"], repo)
+    assert stages_run(result.stdout) == {*WAVE_STAGES, "plot"}
+
+    found = experiments(repo)
+    assert found["wider-text"]["params"]["hidden_size"] == 12
+    assert found["wider-wave"]["params"]["wavernn"]["hidden_size"] == 6
+    assert found["wider-text"]["metrics"]["metrics/charrnn.json"]["val_loss"] != pytest.approx(baseline["val_loss"])
+    assert found["wider-wave"]["metrics"]["metrics/wave.json"]["mse_mean"] > 0
+
+
+def test_a_queued_sweep_runs_every_point(repo):
+    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=8,12"], repo)
+    run(["dvc", "queue", "start", "-j", "2"], repo)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    run(["dvc", "queue", "stop"], repo, check=False)
+    assert "Failed" not in status, status
+    sizes = {}
+    for experiment in experiments(repo).values():
+        sizes[experiment["params"]["hidden_size"]] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
+    assert set(sizes) == {8, 12}
+    assert all(loss > 0 for loss in sizes.values())
+
+
+def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
+    run(["git", "checkout", "-q", "-b", "other"], repo)
+    update_params(repo, {"hidden_size": 12, "wavernn.hidden_size": 6})
+    assert stages_run(run(["dvc", "repro"], repo).stdout) == {*TEXT_STAGES, *WAVE_STAGES, "plot"}
+    commit(repo, "other sizes")
+
+    params = json.loads(run(["dvc", "params", "diff", "main", "other", "--json"], repo).stdout)["params.yaml"]
+    assert params["hidden_size"] == {"old": 16, "new": 12, "diff": -4}
+    assert params["wavernn.hidden_size"] == {"old": 8, "new": 6, "diff": -2}
+
+    metrics = json.loads(run(["dvc", "metrics", "diff", "main", "other", "--json"], repo).stdout)
+    assert metrics["metrics/charrnn.json"]["val_loss"]["diff"] != 0
+    assert metrics["metrics/wave.json"]["mse_mean"]["diff"] != 0
+    table = run(["dvc", "metrics", "diff", "main", "other"], repo).stdout
+    assert "metrics/charrnn.json" in table and "metrics/wave.json" in table
+
+    out = tmp_path / "plots-diff"
+    run(["dvc", "plots", "diff", "main", "other", "-o", str(out)], repo)
+    page = (out / "index.html").read_text()
+    for title in ("Char-RNN training loss", "Wave-RNN training loss", "Best and worst validation wave"):
+        assert title in page
+    for image in ("charrnn_loss.png", "wavernn_loss.png", "wave_examples.png", "wave_mse.png", "bits_per_char.png"):
+        assert image in page
+    assert len(list(out.rglob("*.png"))) == 10  # each figure at both revisions
+
+
+def test_outputs_travel_through_a_remote(repo, tmp_path):
+    storage = tmp_path / "storage"
+    run(["dvc", "remote", "add", "-d", "local", str(storage)], repo)
+    commit(repo, "a local remote")
+    assert "pushed" in run(["dvc", "push"], repo).stdout
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "data/charrnn.pt").exists()
+    run(["dvc", "pull"], clone)
+    assert (clone / "data/charrnn.pt").read_bytes() == (repo / "data/charrnn.pt").read_bytes()
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout

@@ -1,0 +1,40 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import python_stage
+from stages import plot
+
+
+def wave_frame(warmup, length=40):
+    truth = np.cos(np.arange(length) * 0.3)
+    prediction = np.where(np.arange(length) < warmup, np.nan, truth * 1.01)
+    return pd.DataFrame(
+        {"step": range(length), "best_truth": truth, "best_prediction": prediction,
+         "worst_truth": -truth, "worst_prediction": -prediction}
+    )
+
+
+def test_the_wave_figure_shades_the_warm_up_it_reads_off_the_predictions():
+    per_wave = pd.DataFrame({"wave": [0, 1, 2], "amplitude": [1.0, 0.7, 1.2], "phase": [0.1, 2.0, 4.0], "mse": [3e-5, 1e-6, 2e-4]})
+    figure = plot.wave_examples(wave_frame(warmup=12), per_wave)
+    best, worst = figure.axes[:2]  # then the two error axes
+    assert best.patches[0].get_x() == 0 and best.patches[0].get_width() == 11
+    assert best.get_title().startswith("best of 3 waves: wave 1, MSE 1.00e-06")
+    assert worst.get_title().startswith("worst of 3 waves: wave 2, MSE 2.00e-04")
+
+
+def test_loss_curve_draws_the_rolling_mean_and_only_the_measured_val_points():
+    history = pd.DataFrame({"step": range(1, 11), "train_loss": np.linspace(4, 2, 10), "val_loss": [np.nan] * 4 + [3.0] + [np.nan] * 4 + [2.5]})
+    figure = plot.loss_curve(history, "t", "nats", rolling_window=3, val_label="val")
+    raw, rolled, val = figure.axes[0].lines
+    assert list(val.get_xdata()) == [5, 10]
+    assert rolled.get_ydata()[-1] == pytest.approx(np.mean(np.linspace(4, 2, 10)[-3:]))
+    assert figure.axes[0].get_xlabel() == "training step" and figure.axes[0].get_ylabel() == "nats"
+
+
+def test_missing_inputs_name_the_file_and_the_stage_to_run(project):
+    result = python_stage("plot", project, check=False)
+    assert result.returncode == 2
+    assert "plots/charrnn_train.csv: file not found; run the 'train_charrnn' stage first" in result.stderr
+    assert not list(project.glob("plots/*.png"))
