@@ -13,19 +13,21 @@ log = logging.getLogger(__name__)
 METRICS = "metrics/wave.json"
 PER_WAVE = "metrics/wave_per_sequence.csv"
 EXAMPLES = "plots/wave_examples.csv"
+PREDICTIONS = "plots/wave_predictions.csv"
 
 
 def examples(validation, predictions, mse, warmup):
-    """Truth and prediction, step by step, of the best and the worst validation wave.
+    """The best and the worst validation wave: (truth at every step, prediction at the predicted steps).
 
-    A prediction is the model's value for that step; the warm-up steps have none.
+    Two tables, so that no cell is empty: `dvc plots` would draw an empty cell as zero.
     """
-    frame = pd.DataFrame({"step": range(validation.values.shape[1])})
+    steps = validation.values.shape[1]
+    truth = pd.DataFrame({"step": range(steps)})
+    predicted = pd.DataFrame({"step": range(warmup, steps)})
     for name, index in (("best", int(mse.argmin())), ("worst", int(mse.argmax()))):
-        frame[f"{name}_truth"] = validation.values[index].numpy()
-        predicted = [float("nan")] * warmup + predictions[index].tolist()
-        frame[f"{name}_prediction"] = predicted
-    return frame
+        truth[f"{name}_truth"] = validation.values[index].numpy()
+        predicted[f"{name}_prediction"] = predictions[index].numpy()
+    return truth, predicted
 
 
 def main():
@@ -47,7 +49,9 @@ def main():
         }
     )
     io.write_csv(PER_WAVE, table)
-    io.write_csv(EXAMPLES, examples(validation, predictions, mse, config["warmup"]))
+    truth, predicted = examples(validation, predictions, mse, config["warmup"])
+    io.write_csv(EXAMPLES, truth)
+    io.write_csv(PREDICTIONS, predicted)
     log.info("mse_mean %.3g, mse_worst %.3g over %d waves in %.2f s", metrics["mse_mean"], metrics["mse_worst"], len(mse), seconds)
 
 

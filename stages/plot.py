@@ -16,11 +16,16 @@ log = logging.getLogger(__name__)
 CHAR_LOG = "plots/charrnn_train.csv"
 WAVE_LOG = "plots/wavernn_train.csv"
 WAVE_EXAMPLES = "plots/wave_examples.csv"
+WAVE_PREDICTIONS = "plots/wave_predictions.csv"
 PER_WAVE = "metrics/wave_per_sequence.csv"
 NGRAM_METRICS = "metrics/ngram.json"
 CHAR_METRICS = "metrics/charrnn.json"
 MIX_METRICS = "metrics/mix.json"
 WAVE_METRICS = "metrics/wave.json"
+
+# The val points of each training log alone, for `dvc plots` (which would draw a log's empty
+# val cells as zeros).
+VAL_POINTS = {CHAR_LOG: "plots/charrnn_val.csv", WAVE_LOG: "plots/wavernn_val.csv"}
 
 FIGURES = {
     "charrnn_loss": "plots/charrnn_loss.png",
@@ -56,9 +61,10 @@ def loss_curve(history, title, ylabel, rolling_window, val_label, log_scale=Fals
     return figure
 
 
-def wave_examples(frame, per_wave):
+def wave_examples(truth, predicted, per_wave):
     """Truth and free-running prediction of the best and the worst validation wave, with the error."""
-    warmup = int(frame.best_prediction.first_valid_index())  # the steps read before any prediction
+    warmup = int(predicted.step.iloc[0])  # the steps read before the first prediction
+    frame = truth.merge(predicted, on="step", how="left")
     figure, panels = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     for axes, name, index in zip(panels, ("best", "worst"), (per_wave.mse.idxmin(), per_wave.mse.idxmax())):
         row = per_wave.loc[index]
@@ -120,7 +126,8 @@ def main():
     char_log = io.read_output(CHAR_LOG, pd.read_csv, "train_charrnn")
     wave_log = io.read_output(WAVE_LOG, pd.read_csv, "train_wavernn")
     per_wave = io.read_output(PER_WAVE, pd.read_csv, "evaluate_wave")
-    examples = io.read_output(WAVE_EXAMPLES, pd.read_csv, "evaluate_wave")
+    truth = io.read_output(WAVE_EXAMPLES, pd.read_csv, "evaluate_wave")
+    predicted = io.read_output(WAVE_PREDICTIONS, pd.read_csv, "evaluate_wave")
     wave = io.read_output(WAVE_METRICS, io.read_json, "evaluate_wave")
     ngram = io.read_output(NGRAM_METRICS, io.read_json, "ngram")
     charrnn = io.read_output(CHAR_METRICS, io.read_json, "train_charrnn")
@@ -134,10 +141,12 @@ def main():
         loss_curve(wave_log, "Wave-RNN training", "MSE (log scale)", window, "monitor waves (protocol MSE)", log_scale=True),
         FIGURES["wavernn_loss"],
     )
-    save(wave_examples(examples, per_wave), FIGURES["wave_examples"])
+    save(wave_examples(truth, predicted, per_wave), FIGURES["wave_examples"])
+    for history, path in ((char_log, VAL_POINTS[CHAR_LOG]), (wave_log, VAL_POINTS[WAVE_LOG])):
+        io.write_csv(path, history.dropna(subset=["val_loss"])[["step", "val_loss"]])
     save(wave_mse_distribution(per_wave, wave["zero_predictor_mse_mean"]), FIGURES["wave_mse"])
     save(bits_per_char(ngram, charrnn, mix), FIGURES["bits_per_char"])
-    log.info("wrote %s", ", ".join(FIGURES.values()))
+    log.info("wrote %s", ", ".join([*FIGURES.values(), *VAL_POINTS.values()]))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 DVC's HTML page loads Vega from cdn.jsdelivr.net. This machine is offline, so the check fetches
 the same versions from the npm registry (`npm pack`), points the page's script tags at those
 local copies, opens it in headless Chromium, takes a full-page screenshot and counts the pixels
-in Vega's first two series colours: an empty or broken page has none. Not part of `pytest`
+in the colour DVC gives each revision's curves (the matplotlib figures on the page use none of
+them): an empty or broken page has none. Not part of `pytest`
 because it needs Chromium and the npm registry; run it after changing `plots:` in dvc.yaml.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 CDN = re.compile(r"https://cdn\.jsdelivr\.net/npm/(vega(?:-lite|-embed)?)@([0-9.]+)")
-SERIES_COLOURS = {"blue": (0x4C, 0x78, 0xA8), "orange": (0xF5, 0x85, 0x18)}  # Vega's category10 start
+REVISION_COLOURS = [(0x94, 0x5D, 0xD6), (0x13, 0xAD, 0xC7)]  # dvc_render's colours of the first two revisions
 MIN_PIXELS = 500
 
 
@@ -54,10 +55,10 @@ def screenshot(page_path, png_path):
     )
 
 
-def coloured_pixels(png_path):
-    """How many pixels are within a small distance of each series colour."""
+def coloured_pixels(png_path, colours):
+    """How many pixels are within a small distance of each colour."""
     pixels = np.asarray(Image.open(png_path).convert("RGB")).astype(int)
-    return {name: int((np.abs(pixels - rgb).sum(axis=-1) < 40).sum()) for name, rgb in SERIES_COLOURS.items()}
+    return [int((np.abs(pixels - rgb).sum(axis=-1) < 40).sum()) for rgb in colours]
 
 
 def main():
@@ -72,10 +73,11 @@ def main():
         page = out / "index.html"
         page.write_text(local_scripts(page.read_text(), workdir))
         screenshot(page, args.screenshot.resolve())
-    counts = coloured_pixels(args.screenshot)
-    print(f"{args.screenshot}: pixels per series colour {counts}")
-    if min(counts.values()) < MIN_PIXELS:
-        sys.exit(f"error: fewer than {MIN_PIXELS} pixels of a series colour; the curves did not render")
+    revisions = args.revisions or ["workspace", "HEAD"]
+    counts = coloured_pixels(args.screenshot, REVISION_COLOURS[: len(revisions)])
+    print(f"{args.screenshot}: pixels in each revision's colour {dict(zip(revisions, counts))}")
+    if min(counts) < MIN_PIXELS:
+        sys.exit(f"error: fewer than {MIN_PIXELS} pixels of a revision's colour; its curves did not render")
 
 
 if __name__ == "__main__":

@@ -6,18 +6,18 @@ from conftest import python_stage
 from stages import plot
 
 
-def wave_frame(warmup, length=40):
+def wave_tables(warmup, length=40):
     truth = np.cos(np.arange(length) * 0.3)
-    prediction = np.where(np.arange(length) < warmup, np.nan, truth * 1.01)
-    return pd.DataFrame(
-        {"step": range(length), "best_truth": truth, "best_prediction": prediction,
-         "worst_truth": -truth, "worst_prediction": -prediction}
+    steps = np.arange(warmup, length)
+    return (
+        pd.DataFrame({"step": range(length), "best_truth": truth, "worst_truth": -truth}),
+        pd.DataFrame({"step": steps, "best_prediction": truth[steps] * 1.01, "worst_prediction": -truth[steps] * 1.02}),
     )
 
 
-def test_the_wave_figure_shades_the_warm_up_it_reads_off_the_predictions():
+def test_the_wave_figure_shades_the_warm_up_before_the_first_prediction():
     per_wave = pd.DataFrame({"wave": [0, 1, 2], "amplitude": [1.0, 0.7, 1.2], "phase": [0.1, 2.0, 4.0], "mse": [3e-5, 1e-6, 2e-4]})
-    figure = plot.wave_examples(wave_frame(warmup=12), per_wave)
+    figure = plot.wave_examples(*wave_tables(warmup=12), per_wave)
     best, worst = figure.axes[:2]  # then the two error axes
     assert best.patches[0].get_x() == 0 and best.patches[0].get_width() == 11
     assert best.get_title().startswith("best of 3 waves: wave 1, MSE 1.00e-06")

@@ -99,7 +99,7 @@ def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
     out = tmp_path / "plots-diff"
     run(["dvc", "plots", "diff", "main", "other", "-o", str(out)], repo)
     page = (out / "index.html").read_text()
-    for title in ("Char-RNN training loss", "Wave-RNN training loss", "Best and worst validation wave"):
+    for title in ("Char-RNN training loss", "Wave-RNN training loss", "Best validation wave", "Worst validation wave"):
         assert title in page
     for image in ("charrnn_loss.png", "wavernn_loss.png", "wave_examples.png", "wave_mse.png", "bits_per_char.png"):
         assert image in page

@@ -3,6 +3,8 @@
 import json
 import signal
 
+import pandas as pd
+
 from conftest import python_stage, run, update_params
 from test_training import kill_after_first_checkpoint, results
 
@@ -29,8 +31,15 @@ def test_dvc_repro_runs_the_pipeline(project):
     assert wave["waves"] == 50
     table = (project / "metrics/wave_per_sequence.csv").read_text().splitlines()
     assert table[0] == "wave,amplitude,phase,mse" and len(table) == 51
-    examples = (project / "plots/wave_examples.csv").read_text().splitlines()
-    assert examples[0] == "step,best_truth,best_prediction,worst_truth,worst_prediction" and len(examples) == 201
+    truth = (project / "plots/wave_examples.csv").read_text().splitlines()
+    assert truth[0] == "step,best_truth,worst_truth" and len(truth) == 1 + 200
+    predicted = (project / "plots/wave_predictions.csv").read_text().splitlines()
+    assert predicted[0] == "step,best_prediction,worst_prediction" and len(predicted) == 1 + 200 - 20
+    assert predicted[1].startswith("20,")
+    val_points = pd.read_csv(project / "plots/charrnn_val.csv")
+    train_log = pd.read_csv(project / "plots/charrnn_train.csv")
+    assert list(val_points.columns) == ["step", "val_loss"] and val_points.step.tolist() == [10, 20, 30]
+    assert val_points.val_loss.tolist() == train_log.dropna(subset=["val_loss"]).val_loss.tolist()
     for figure in ("charrnn_loss", "wavernn_loss", "wave_examples", "wave_mse", "bits_per_char"):
         assert (project / f"plots/{figure}.png").read_bytes().startswith(b"\x89PNG")
     status = run(["dvc", "status"], project)
