@@ -32,6 +32,7 @@ from stages.lib import params, text, training  # noqa: E402
 from stages.lib.models import CharRNN, char_architecture  # noqa: E402
 
 CALIBRATION_STEPS = 20
+ROWS = ("ngram", "teaching", "transformer", "default")
 TRANSFORMER = {"layers": 4, "heads": 4, "dim": 128, "block": 128}
 TRANSFORMER_TRAINER = {
     "batch_size": 32,
@@ -67,7 +68,8 @@ class Block(nn.Module):
 
 
 class TinyGPT(nn.Module):
-    """A nanoGPT-style character transformer: token + position embeddings, blocks, tied decoder."""
+    """A nanoGPT-style character transformer: token + position embeddings, blocks, tied decoder,
+    nanoGPT's initialisation (normal 0.02, residual projections scaled by 1/sqrt(2 layers))."""
 
     def __init__(self, vocab_size, layers, heads, dim, block, precision="float32"):
         super().__init__()
@@ -77,6 +79,14 @@ class TinyGPT(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.decoder = nn.Linear(dim, vocab_size, bias=False)
         self.decoder.weight = self.tokens.weight
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        for block in self.blocks:
+            for projection in (block.proj, block.mlp[2]):
+                nn.init.normal_(projection.weight, std=0.02 / math.sqrt(2 * layers))
 
     def forward(self, indices):
         positions = torch.arange(indices.shape[1], device=indices.device)
@@ -179,24 +189,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="training minutes per neural model")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--models", default=",".join(ROWS), help=f"a comma-separated subset of {','.join(ROWS)}")
     args = parser.parse_args()
     training.setup_device("cpu", args.threads)
     threads = torch.get_num_threads()
     config = params.load("train_charrnn") | params.load("ngram")
     vocab, train, val = text.load_encoded()
-    rows = [
-        ngram_row(vocab, train, val, config),
-        teaching_row(vocab, train, val, args.minutes, config["seed"]),
-        transformer_row(vocab, train, val, args.minutes, config["seed"], config["charrnn"]["precision"]),
-        default_row(args.minutes, threads),
-    ]
+    builders = {
+        "ngram": lambda: ngram_row(vocab, train, val, config),
+        "teaching": lambda: teaching_row(vocab, train, val, args.minutes, config["seed"]),
+        "transformer": lambda: transformer_row(vocab, train, val, args.minutes, config["seed"], config["charrnn"]["precision"]),
+        "default": lambda: default_row(args.minutes, threads),
+    }
+    rows = [builders[name]() for name in args.models.split(",")]
     print(f"{'model':<52} {'steps':>6} {'train s':>8} {'val nats/char':>14} {'bits/char':>10}")
     for row in rows:
         row["val_loss"] = round(row["val_loss"], 4)
         print(f"{row['model']:<52} {row['steps']:>6} {row['train_s']:>8} {row['val_loss']:>14.4f} {text.nats_to_bits(row['val_loss']):>10.3f}")
-    project = rows[-1]["val_loss"]
-    beats_all = all(project < row["val_loss"] for row in rows[:-1])
-    print(f"project default {'beats' if beats_all else 'does NOT beat'} every other row at {args.minutes:g} minutes")
+    project = next((row for row in rows if row["model"].startswith("project default")), None)
+    beats_all = None
+    if project and len(rows) > 1:
+        beats_all = all(project["val_loss"] < row["val_loss"] for row in rows if row is not project)
+        print(f"project default {'beats' if beats_all else 'does NOT beat'} every other row at {args.minutes:g} minutes")
     print(json.dumps({"minutes": args.minutes, "threads": threads, "rows": rows, "project_beats_all": beats_all}))
 
 
