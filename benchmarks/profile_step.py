@@ -5,7 +5,9 @@
 
 Needs the `vocab` stage's outputs. Runs a few warm-up steps of the project's trainer step
 (forward, loss, backward, clipping, Adam), then profiles `--steps` more and prints the
-operators by self CPU time, and the share of the step spent in matrix products.
+operators by self CPU time, and the shares of the step: matrix products (with oneDNN's fused
+LSTM kernels, whose time is mostly GEMMs), copies and dtype casts, the optimizer step (Adam),
+and the rest (element-wise ops, autograd and dispatch overhead).
 """
 
 import argparse
@@ -19,7 +21,7 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from benchmarks import recipes  # noqa: E402
 
-MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "aten::mkldnn_rnn_layer")
+MATRIX_PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward")
 
 
 def main():
@@ -47,11 +49,16 @@ def main():
     averages = profiler.key_averages()
     print(averages.table(sort_by="self_cpu_time_total", row_limit=15))
     total = sum(event.self_cpu_time_total for event in averages)
-    matmul = sum(event.self_cpu_time_total for event in averages if event.key in MATMUL_OPS)
+    shares = {
+        "matrix products": sum(e.self_cpu_time_total for e in averages if e.key in MATRIX_PRODUCTS),
+        "copies and casts": sum(e.self_cpu_time_total for e in averages if e.key in ("aten::copy_", "aten::_to_copy")),
+        "optimizer step": sum(e.cpu_time_total for e in averages if e.key.startswith("Optimizer.step")),
+    }
+    shares["the rest"] = total - sum(shares.values())
     chars = args.steps * section["batch_size"] * section["seq_len"]
     print(f"{args.steps} steps of {section['batch_size']} x {section['seq_len']} characters, {torch.get_num_threads()} threads: "
-          f"{total / 1e3 / args.steps:.1f} ms per step, {chars / (total / 1e6):,.0f} chars/s; "
-          f"matrix products {100 * matmul / total:.0f} % of the self CPU time")
+          f"{total / 1e3 / args.steps:.1f} ms per step, {chars / (total / 1e6):,.0f} chars/s")
+    print("; ".join(f"{name} {100 * value / total:.0f} %" for name, value in shares.items()))
 
 
 if __name__ == "__main__":
