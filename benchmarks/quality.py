@@ -27,9 +27,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from benchmarks import recipes  # noqa: E402
-from benchmarks.teaching_loop import SEED_MODEL, train_teaching_loop  # noqa: E402
+from benchmarks.teaching_loop import SEED_WINDOW, teaching_model, train_teaching_loop  # noqa: E402
 from stages.lib import params, text, training  # noqa: E402
-from stages.lib.models import CharRNN, char_architecture  # noqa: E402
 
 CALIBRATION_STEPS = 20
 ROWS = ("ngram", "teaching", "transformer", "default")
@@ -141,19 +140,14 @@ def ngram_row(vocab, train, val, config):
     return {"model": f"Kneser-Ney {order}-gram", "steps": 0, "train_s": round(time.perf_counter() - began, 1), "val_loss": loss}
 
 
-def teaching_row(vocab, train, val, minutes, seed):
-    def build():
-        training.seed_everything(seed)
-        config, _ = recipes.configure("char", SEED_MODEL)
-        return CharRNN(**char_architecture(config, len(vocab)))
-
-    _, chars_per_s = train_teaching_loop(build(), train, CALIBRATION_STEPS)
-    steps = steps_for_budget(50 / chars_per_s, minutes)
-    model = build()
+def teaching_row(vocab, train, val, minutes):
+    _, chars_per_s = train_teaching_loop(teaching_model(len(vocab)), train, CALIBRATION_STEPS)
+    steps = steps_for_budget(SEED_WINDOW / chars_per_s, minutes)
+    model = teaching_model(len(vocab))
     began = time.perf_counter()
     train_teaching_loop(model, train, steps)
     seconds = time.perf_counter() - began
-    loss = float(text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, torch.device("cpu")).mean())
+    loss = float(text.stream_nll(model, val, torch.device("cpu")).mean())
     return {"model": "teaching loop: rnn_relu 3x512, batch 1 x 50", "steps": steps, "train_s": round(seconds, 1), "val_loss": loss}
 
 
@@ -163,11 +157,9 @@ def default_row(minutes, threads):
     _, speed = recipes.train(model, task, section, "charrnn", 1)
     steps = steps_for_budget(speed["train_seconds"] / CALIBRATION_STEPS, minutes)
     config, section = recipes.configure("char", {"steps": steps, "threads": threads, "device": "cpu"})
-    device, model, task, val = recipes.char_setup(config, section)
-    _, speed = recipes.train(model, task, section, "charrnn", section["batch_size"] * section["seq_len"])
-    loss = float(text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, device).mean())
+    result = recipes.run_char(config, section)
     name = f"project default: {config['cell']} {config['num_layers']}x{config['hidden_size']}"
-    return {"model": name, "steps": steps, "train_s": speed["train_seconds"], "val_loss": loss}
+    return {"model": name, "steps": steps, "train_s": result["train_seconds"], "val_loss": result["val_loss"]}
 
 
 def transformer_row(vocab, train, val, minutes, seed, precision):
@@ -197,7 +189,7 @@ def main():
     vocab, train, val = text.load_encoded()
     builders = {
         "ngram": lambda: ngram_row(vocab, train, val, config),
-        "teaching": lambda: teaching_row(vocab, train, val, args.minutes, config["seed"]),
+        "teaching": lambda: teaching_row(vocab, train, val, args.minutes),
         "transformer": lambda: transformer_row(vocab, train, val, args.minutes, config["seed"], config["charrnn"]["precision"]),
         "default": lambda: default_row(args.minutes, threads),
     }

@@ -64,7 +64,7 @@ def run_wave(config, section):
 def run_char(config, section):
     device, model, task, val = char_setup(config, section)
     _, speed = train(model, task, section, "charrnn", section["batch_size"] * section["seq_len"])
-    val_loss = float(text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, device).mean())
+    val_loss = float(text.stream_nll(model, val, device).mean())
     return {**speed, "val_loss": val_loss, "val_bpc": text.nats_to_bits(val_loss)}
 
 

@@ -11,11 +11,20 @@ import time
 import numpy as np
 import torch
 
-from stages.lib.models import detach_state
+from benchmarks import recipes
+from stages.lib import training
+from stages.lib.models import CharRNN, char_architecture, detach_state
 
 SEED_MODEL = {"cell": "rnn_relu", "hidden_size": 512, "num_layers": 3, "embedding_dim": 100, "precision": "float32"}
 SEED_WINDOW = 50
 SEED_LR = 1e-3
+
+
+def teaching_model(vocab_size):
+    """The teaching example's model, built from params.yaml with SEED_MODEL's overrides and seeded from `seed`."""
+    config, _ = recipes.configure("char", SEED_MODEL)
+    training.seed_everything(config["seed"])
+    return CharRNN(**char_architecture(config, vocab_size))
 
 
 def train_teaching_loop(model, train, steps, seed=25):

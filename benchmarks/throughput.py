@@ -24,9 +24,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch  # noqa: E402
 
 from benchmarks import recipes  # noqa: E402
-from benchmarks.teaching_loop import SEED_LR, SEED_MODEL, train_teaching_loop  # noqa: E402
+from benchmarks.teaching_loop import SEED_LR, SEED_MODEL, teaching_model, train_teaching_loop  # noqa: E402
 from stages.lib import params, text, training, waves  # noqa: E402
-from stages.lib.models import CharRNN, WaveRNN, char_architecture, wave_architecture  # noqa: E402
+from stages.lib.models import WaveRNN, wave_architecture  # noqa: E402
 
 # (teaching-loop windows, project-trainer steps on the seed model, default-model steps)
 STEPS = {"quick": (600, 20, 100), "full": (2000, 60, 300)}
@@ -34,12 +34,9 @@ STEPS = {"quick": (600, 20, 100), "full": (2000, 60, 300)}
 
 def teaching_loop_speed(threads, windows):
     """Chars/s of the teaching loop on the teaching model."""
-    config, _ = recipes.configure("char", SEED_MODEL)
     training.setup_device("cpu", threads)
     vocab, train_split, _ = text.load_encoded()
-    training.seed_everything(config["seed"])
-    model = CharRNN(**char_architecture(config, len(vocab)))
-    _, chars_per_s = train_teaching_loop(model, train_split, windows)
+    _, chars_per_s = train_teaching_loop(teaching_model(len(vocab)), train_split, windows)
     return chars_per_s
 
 

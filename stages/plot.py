@@ -25,7 +25,8 @@ WAVE_METRICS = "metrics/wave.json"
 
 # The val points of each training log alone, for `dvc plots` (which would draw a log's empty
 # val cells as zeros).
-VAL_POINTS = {CHAR_LOG: "plots/charrnn_val.csv", WAVE_LOG: "plots/wavernn_val.csv"}
+CHAR_VAL = "plots/charrnn_val.csv"
+WAVE_VAL = "plots/wavernn_val.csv"
 
 FIGURES = {
     "charrnn_loss": "plots/charrnn_loss.png",
@@ -34,6 +35,11 @@ FIGURES = {
     "wave_mse": "plots/wave_mse.png",
     "bits_per_char": "plots/bits_per_char.png",
 }
+
+
+def val_points(history):
+    """The rows of a training log where val_loss was measured: step, val_loss."""
+    return history.dropna(subset=["val_loss"])[["step", "val_loss"]]
 
 
 def save(figure, path):
@@ -49,7 +55,7 @@ def loss_curve(history, title, ylabel, rolling_window, val_label, log_scale=Fals
     axes.plot(history.step, history.train_loss, color="tab:blue", alpha=0.3, linewidth=0.8, label="train (per step)")
     rolled = history.train_loss.rolling(rolling_window, min_periods=1).mean()
     axes.plot(history.step, rolled, color="tab:blue", linewidth=1.8, label=f"train (mean of last {rolling_window})")
-    measured = history.dropna(subset=["val_loss"])
+    measured = val_points(history)
     if len(measured):
         axes.plot(measured.step, measured.val_loss, "o-", color="tab:red", markersize=4, label=val_label)
     if log_scale:
@@ -142,11 +148,11 @@ def main():
         FIGURES["wavernn_loss"],
     )
     save(wave_examples(truth, predicted, per_wave), FIGURES["wave_examples"])
-    for history, path in ((char_log, VAL_POINTS[CHAR_LOG]), (wave_log, VAL_POINTS[WAVE_LOG])):
-        io.write_csv(path, history.dropna(subset=["val_loss"])[["step", "val_loss"]])
+    io.write_csv(CHAR_VAL, val_points(char_log))
+    io.write_csv(WAVE_VAL, val_points(wave_log))
     save(wave_mse_distribution(per_wave, wave["zero_predictor_mse_mean"]), FIGURES["wave_mse"])
     save(bits_per_char(ngram, charrnn, mix), FIGURES["bits_per_char"])
-    log.info("wrote %s", ", ".join([*FIGURES.values(), *VAL_POINTS.values()]))
+    log.info("wrote %s", ", ".join([*FIGURES.values(), CHAR_VAL, WAVE_VAL]))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def main():
         run_fingerprint=training.fingerprint(config, text.TRAIN_FILE, text.VAL_FILE),
         units_per_step=section["batch_size"] * section["seq_len"],
     )
-    val_nll = text.stream_nll(model, val, text.EVAL_BATCH, text.EVAL_WINDOW, device)
+    val_nll = text.stream_nll(model, val, device)
     val_loss = float(val_nll.mean())
     history[-1]["val_loss"] = val_loss
     recent = [row["train_loss"] for row in history[-section["log_every"] :]]

@@ -216,7 +216,7 @@ def nats_to_bits(nats):
     return nats / math.log(2)
 
 
-def stream_nll(model, data, batch_size, window, device):
+def stream_nll(model, data, device, batch_size=EVAL_BATCH, window=EVAL_WINDOW):
     """Per-character negative log-likelihood (nats) of data[1:] given data[:i], in text order.
 
     The text is cut into `batch_size` contiguous streams (the last padded and masked) that the
@@ -298,7 +298,7 @@ class TextStreamTask:
 
     def evaluate(self, model):
         """Mean val loss (nats/char) on the first `eval_chars` characters of the val split."""
-        return float(stream_nll(model, self.monitor, EVAL_BATCH, EVAL_WINDOW, self.device).mean())
+        return float(stream_nll(model, self.monitor, self.device).mean())
 
 
 def fit_mix_weight(rnn_logprob, ngram_logprob, iterations=200):
