@@ -28,7 +28,7 @@ from torch import nn  # noqa: E402
 
 from benchmarks import recipes  # noqa: E402
 from benchmarks.teaching_loop import SEED_WINDOW, teaching_model, train_teaching_loop  # noqa: E402
-from stages.lib import params, text, training  # noqa: E402
+from stages.lib import ngram, params, streams, text, training  # noqa: E402
 
 CALIBRATION_STEPS = 20
 ROWS = ("ngram", "teaching", "transformer", "default")
@@ -135,7 +135,7 @@ def steps_for_budget(seconds_per_step, minutes):
 def ngram_row(vocab, train, val, config):
     began = time.perf_counter()
     order = config["ngram"]["max_order"]
-    model = text.KneserNey(train, len(vocab), order)
+    model = ngram.KneserNey(train, len(vocab), order)
     loss = float(-model.log_probs(val, order).mean())
     return {"model": f"Kneser-Ney {order}-gram", "steps": 0, "train_s": round(time.perf_counter() - began, 1), "val_loss": loss}
 
@@ -147,7 +147,7 @@ def teaching_row(vocab, train, val, minutes):
     began = time.perf_counter()
     train_teaching_loop(model, train, steps)
     seconds = time.perf_counter() - began
-    loss = float(text.stream_nll(model, val, torch.device("cpu")).mean())
+    loss = float(streams.stream_nll(model, val, torch.device("cpu")).mean())
     return {"model": "teaching loop: rnn_relu 3x512, batch 1 x 50", "steps": steps, "train_s": round(seconds, 1), "val_loss": loss}
 
 

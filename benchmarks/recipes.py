@@ -17,7 +17,7 @@ import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from stages.lib import params, text, training, waves  # noqa: E402
+from stages.lib import params, streams, text, training, waves  # noqa: E402
 from stages.lib.models import CharRNN, WaveRNN, char_architecture, wave_architecture  # noqa: E402
 
 TOP_LEVEL = {"wave": ("seed",), "char": ("seed", "cell", "hidden_size", "num_layers")}
@@ -45,7 +45,7 @@ def char_setup(config, section):
     vocab, train_split, val = text.load_encoded()
     training.seed_everything(config["seed"])
     model = CharRNN(**char_architecture(config, len(vocab))).to(device)
-    task = text.TextStreamTask(train_split, val, section, config["seed"], device)
+    task = streams.TextStreamTask(train_split, val, section, config["seed"], device)
     return device, model, task, val
 
 
@@ -64,7 +64,7 @@ def run_wave(config, section):
 def run_char(config, section):
     device, model, task, val = char_setup(config, section)
     _, speed = train(model, task, section, "charrnn", section["batch_size"] * section["seq_len"])
-    val_loss = float(text.stream_nll(model, val, device).mean())
+    val_loss = float(streams.stream_nll(model, val, device).mean())
     return {**speed, "val_loss": val_loss, "val_bpc": text.nats_to_bits(val_loss)}
 
 

@@ -12,22 +12,21 @@ log = logging.getLogger(__name__)
 
 METRICS = "metrics/wave.json"
 PER_WAVE = "metrics/wave_per_sequence.csv"
-EXAMPLES = "plots/wave_examples.csv"
-PREDICTIONS = "plots/wave_predictions.csv"
+EXAMPLES = {"best": "plots/wave_best.csv", "worst": "plots/wave_worst.csv"}
 
 
 def examples(validation, predictions, mse, warmup):
-    """The best and the worst validation wave: (truth at every step, prediction at the predicted steps).
+    """{"best"/"worst": table of that validation wave's predicted steps: step, truth, prediction, error}.
 
-    Two tables, so that no cell is empty: `dvc plots` would draw an empty cell as zero.
+    Only the predicted steps, so that no cell is empty (`dvc plots` would draw one as zero).
     """
-    steps = validation.values.shape[1]
-    truth = pd.DataFrame({"step": range(steps)})
-    predicted = pd.DataFrame({"step": range(warmup, steps)})
+    steps = range(warmup, validation.values.shape[1])
+    tables = {}
     for name, index in (("best", int(mse.argmin())), ("worst", int(mse.argmax()))):
-        truth[f"{name}_truth"] = validation.values[index].numpy()
-        predicted[f"{name}_prediction"] = predictions[index].numpy()
-    return truth, predicted
+        truth = validation.values[index, warmup:].numpy()
+        prediction = predictions[index].numpy()
+        tables[name] = pd.DataFrame({"step": steps, "truth": truth, "prediction": prediction, "error": prediction - truth})
+    return tables
 
 
 def main():
@@ -49,9 +48,8 @@ def main():
         }
     )
     io.write_csv(PER_WAVE, table)
-    truth, predicted = examples(validation, predictions, mse, config["warmup"])
-    io.write_csv(EXAMPLES, truth)
-    io.write_csv(PREDICTIONS, predicted)
+    for name, table in examples(validation, predictions, mse, config["warmup"]).items():
+        io.write_csv(EXAMPLES[name], table)
     log.info("mse_mean %.3g, mse_worst %.3g over %d waves in %.2f s", metrics["mse_mean"], metrics["mse_worst"], len(mse), seconds)
 
 

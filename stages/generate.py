@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import torch
 
-from stages.lib import cli, io, params, text
+from stages.lib import cli, io, ngram, params, text
 from stages.lib.models import CHAR_CHECKPOINT, CharRNN, load_model, sample_next
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def main():
     prime = encode_prime(vocab, settings["prime"] or "\n")
     with torch.no_grad():
         rnn_sample = sample_rnn(load_model(CHAR_CHECKPOINT, CharRNN, "train_charrnn"), prime, settings)
-    ngram = text.KneserNey(train, len(vocab), config["ngram"]["max_order"])
-    ngram_sample = sample_ngram(ngram, prime, settings)
+    ngram_model = ngram.KneserNey(train, len(vocab), config["ngram"]["max_order"])
+    ngram_sample = sample_ngram(ngram_model, prime, settings)
     for name, drawn in (("charrnn", rnn_sample), ("ngram", ngram_sample)):
         io.write_text(SAMPLES[name], settings["prime"] + vocab.decode(drawn) + "\n")
         log.info("wrote %s", SAMPLES[name])

@@ -2,7 +2,7 @@
 
 import logging
 
-from stages.lib import cli, io, params, text
+from stages.lib import cli, io, ngram, params, text
 
 log = logging.getLogger(__name__)
 
@@ -12,7 +12,7 @@ METRICS = "metrics/ngram.json"
 def main():
     config = params.load("ngram")["ngram"]
     vocab, train, val = text.load_encoded()
-    model = text.KneserNey(train, len(vocab), config["max_order"])
+    model = ngram.KneserNey(train, len(vocab), config["max_order"])
     per_order = {}
     for order in range(1, config["max_order"] + 1):
         logprob = model.log_probs(val, order)

@@ -9,14 +9,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stages.lib import cli, io, params  # noqa: E402
+import torch  # noqa: E402
+
+from stages.lib import cli, io, params, waves  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 CHAR_LOG = "plots/charrnn_train.csv"
 WAVE_LOG = "plots/wavernn_train.csv"
-WAVE_EXAMPLES = "plots/wave_examples.csv"
-WAVE_PREDICTIONS = "plots/wave_predictions.csv"
+WAVE_BEST = "plots/wave_best.csv"
+WAVE_WORST = "plots/wave_worst.csv"
 PER_WAVE = "metrics/wave_per_sequence.csv"
 NGRAM_METRICS = "metrics/ngram.json"
 CHAR_METRICS = "metrics/charrnn.json"
@@ -38,7 +40,9 @@ FIGURES = {
 
 
 def val_points(history):
-    """The rows of a training log where val_loss was measured: step, val_loss."""
+    """The rows of a training log where val_loss was measured: step, val_loss (none when eval_every is 0)."""
+    if "val_loss" not in history:
+        return pd.DataFrame({"step": pd.Series(dtype="int64"), "val_loss": pd.Series(dtype="float64")})
     return history.dropna(subset=["val_loss"])[["step", "val_loss"]]
 
 
@@ -58,6 +62,9 @@ def loss_curve(history, title, ylabel, rolling_window, val_label, log_scale=Fals
     measured = val_points(history)
     if len(measured):
         axes.plot(measured.step, measured.val_loss, "o-", color="tab:red", markersize=4, label=val_label)
+    if "val_loss_full" in history:
+        final = history.dropna(subset=["val_loss_full"])
+        axes.plot(final.step, final.val_loss_full, "*", color="black", markersize=11, label="val (whole split), final")
     if log_scale:
         axes.set_yscale("log")
     axes.set(title=title, xlabel="training step", ylabel=ylabel)
@@ -67,26 +74,30 @@ def loss_curve(history, title, ylabel, rolling_window, val_label, log_scale=Fals
     return figure
 
 
-def wave_examples(truth, predicted, per_wave):
-    """Truth and free-running prediction of the best and the worst validation wave, with the error."""
-    warmup = int(predicted.step.iloc[0])  # the steps read before the first prediction
-    frame = truth.merge(predicted, on="step", how="left")
+def wave_examples(predicted, per_wave):
+    """Truth and free-running prediction of the best and the worst validation wave, with the error.
+
+    predicted: {"best"/"worst": the wave's predicted steps (step, truth, prediction, error)}; the
+    truth of the warm-up is redrawn from the wave's amplitude and phase in `per_wave`.
+    """
     figure, panels = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     for axes, name, index in zip(panels, ("best", "worst"), (per_wave.mse.idxmin(), per_wave.mse.idxmax())):
-        row = per_wave.loc[index]
+        row, table = per_wave.loc[index], predicted[name]
+        warmup = int(table.step.iloc[0])  # the steps read before the first prediction
+        length = int(table.step.iloc[-1]) + 1
+        truth = waves.cosine(torch.tensor([row.amplitude]), torch.tensor([row.phase]), length)[0].numpy()
         axes.axvspan(0, warmup - 1, color="0.9", label=f"warm-up ({warmup} true values read)")
-        axes.plot(frame.step, frame[f"{name}_truth"], color="black", linewidth=1.2, label="truth")
-        axes.plot(frame.step, frame[f"{name}_prediction"], "--", color="tab:orange", linewidth=1.2, label="prediction")
+        axes.plot(range(length), truth, color="black", linewidth=1.2, label="truth")
+        axes.plot(table.step, table.prediction, "--", color="tab:orange", linewidth=1.2, label="prediction")
         axes.set(
             title=f"{name} of {len(per_wave)} waves: wave {int(row.wave)}, MSE {row.mse:.2e} "
             f"(amplitude {row.amplitude:.2f}, phase {row.phase:.2f} rad)",
             ylabel="value",
         )
         error_axes = axes.twinx()
-        error = frame[f"{name}_prediction"] - frame[f"{name}_truth"]
-        error_axes.plot(frame.step, error, color="tab:red", linewidth=0.8, label="prediction - truth (right axis)")
+        error_axes.plot(table.step, table.error, color="tab:red", linewidth=0.8, label="prediction - truth (right axis)")
         error_axes.set_ylabel("error", color="tab:red")
-        bound = 1.1 * float(np.nanmax(np.abs(error)))
+        bound = 1.1 * float(np.abs(table.error).max())
         error_axes.set_ylim(-bound, bound)
         axes.grid(alpha=0.3)
     handles = [*panels[0].get_legend_handles_labels()[0], *error_axes.get_legend_handles_labels()[0]]
@@ -132,8 +143,7 @@ def main():
     char_log = io.read_output(CHAR_LOG, pd.read_csv, "train_charrnn")
     wave_log = io.read_output(WAVE_LOG, pd.read_csv, "train_wavernn")
     per_wave = io.read_output(PER_WAVE, pd.read_csv, "evaluate_wave")
-    truth = io.read_output(WAVE_EXAMPLES, pd.read_csv, "evaluate_wave")
-    predicted = io.read_output(WAVE_PREDICTIONS, pd.read_csv, "evaluate_wave")
+    predicted = {name: io.read_output(path, pd.read_csv, "evaluate_wave") for name, path in (("best", WAVE_BEST), ("worst", WAVE_WORST))}
     wave = io.read_output(WAVE_METRICS, io.read_json, "evaluate_wave")
     ngram = io.read_output(NGRAM_METRICS, io.read_json, "ngram")
     charrnn = io.read_output(CHAR_METRICS, io.read_json, "train_charrnn")
@@ -147,7 +157,7 @@ def main():
         loss_curve(wave_log, "Wave-RNN training", "MSE (log scale)", window, "monitor waves (protocol MSE)", log_scale=True),
         FIGURES["wavernn_loss"],
     )
-    save(wave_examples(truth, predicted, per_wave), FIGURES["wave_examples"])
+    save(wave_examples(predicted, per_wave), FIGURES["wave_examples"])
     io.write_csv(CHAR_VAL, val_points(char_log))
     io.write_csv(WAVE_VAL, val_points(wave_log))
     save(wave_mse_distribution(per_wave, wave["zero_predictor_mse_mean"]), FIGURES["wave_mse"])

@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 import torch
 
-from stages.lib import cli, io, params, text, training
+from stages.lib import cli, io, params, streams, text, training
 from stages.lib.models import CHAR_CHECKPOINT, CharRNN, char_architecture
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def main():
     training.seed_everything(config["seed"])
     architecture = char_architecture(config, len(vocab))
     model = CharRNN(**architecture).to(device)
-    task = text.TextStreamTask(train, val, section, config["seed"], device)
+    task = streams.TextStreamTask(train, val, section, config["seed"], device)
     history, speed = training.fit(
         model,
         task,
@@ -35,9 +35,9 @@ def main():
         run_fingerprint=training.fingerprint(config, text.TRAIN_FILE, text.VAL_FILE),
         units_per_step=section["batch_size"] * section["seq_len"],
     )
-    val_nll = text.stream_nll(model, val, device)
+    val_nll = streams.stream_nll(model, val, device)
     val_loss = float(val_nll.mean())
-    history[-1]["val_loss"] = val_loss
+    history[-1]["val_loss_full"] = val_loss  # the whole split, apart from the monitor slice's val_loss
     recent = [row["train_loss"] for row in history[-section["log_every"] :]]
     io.write_npy(text.CHARRNN_VAL_NLL_FILE, val_nll)
     training.save(CHAR_CHECKPOINT, {"architecture": architecture, "model": model.cpu().state_dict()})

@@ -1,6 +1,7 @@
 """Shared fixtures: a local HTTP server and a copy of the project in a temporary git repo."""
 
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
+PROJECT_FILES = ["stages", "corpora", "dvc.yaml", "params.yaml", "requirements.txt", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
 
 TINY_TEXT = (
     "FIRST CITIZEN:\nBefore we proceed any further, hear me speak.\n\n"
@@ -23,7 +24,7 @@ TINY_TEXT = (
 
 
 class Route:
-    """Canned answers for one path: a list of (status, body, truncate) served in turn, the last repeating."""
+    """Canned answers for one path: (status, body, truncate[, headers]) served in turn, the last repeating."""
 
     def __init__(self, *answers):
         self.answers = list(answers)
@@ -45,8 +46,10 @@ class Server:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 route = routes.get(self.path)
-                status, body, truncate = route.next() if route else (404, b"not found", False)
+                status, body, truncate, *headers = route.next() if route else (404, b"not found", False)
                 self.send_response(status)
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body[: len(body) // 2] if truncate else body)
@@ -100,7 +103,7 @@ def update_params(repo, changes):
 
 # Parameters that make every stage run in seconds on the tiny corpus.
 TINY_PARAMS = {
-    "corpus.path": "tiny.txt",
+    "corpus.path": "corpora/tiny.txt",
     "ngram.max_order": 3,
     "hidden_size": 16,
     "num_layers": 1,
@@ -142,7 +145,7 @@ def make_project(repo):
         else:
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, repo / name)
-    (repo / "tiny.txt").write_text(TINY_TEXT)
+    (repo / "corpora/tiny.txt").write_text(TINY_TEXT)
     update_params(repo, TINY_PARAMS)
     run(["git", "init", "-q", "-b", "main"], repo)
     run(["git", "config", "user.email", "tests@example.invalid"], repo)
@@ -167,3 +170,42 @@ def python_stage(name, cwd, check=True):
     """Run `python -m stages.NAME` in `cwd` as the pipeline does."""
     env = dict(os.environ, PYTHONPATH=str(cwd))
     return run([sys.executable, "-m", f"stages.{name}"], cwd, check=check, env=env)
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory):
+    """The tiny project after `dvc repro`, its git-tracked outputs committed on main (shared: copy it)."""
+    repo = make_project(tmp_path_factory.mktemp("reproduced") / "repo")
+    run(["dvc", "repro"], repo)
+    commit(repo, "reproduced")
+    return repo
+
+
+@pytest.fixture
+def repo(reproduced, tmp_path):
+    """A private copy of the reproduced project (git history, DVC cache and run-cache included)."""
+    return shutil.copytree(reproduced, tmp_path / "repo", symlinks=True)
+
+
+def stages_run(output):
+    """The stages a `dvc repro` / `dvc exp run` printed as running."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def stages_restored(output):
+    """The stages a `dvc repro` / `dvc exp run` restored from the run-cache."""
+    return {line.split("'")[1] for line in output.splitlines() if "is cached - skipping run" in line}
+
+
+def experiments(repo):
+    """{experiment name: {"params": params.yaml, "metrics": {path: data}}} from `dvc exp show --json`."""
+    found = {}
+    for baseline in json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout):
+        for experiment in baseline.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision["data"]
+                found[revision["name"]] = {
+                    "params": data["params"]["params.yaml"]["data"],
+                    "metrics": {path: value["data"] for path, value in data["metrics"].items()},
+                }
+    return found

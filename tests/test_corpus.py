@@ -2,8 +2,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import requests
 
-from conftest import Route, python_stage, update_params
+from conftest import TINY_TEXT, Route, python_stage, update_params
 from stages.lib import corpus
 from stages.lib.cli import UserError
 
@@ -182,8 +183,71 @@ def test_unreachable_url_names_it_and_keeps_previous_corpus(project, monkeypatch
 
 
 def test_missing_local_corpus_is_named(project):
-    update_params(project, {"corpus.path": "nowhere.txt"})
+    update_params(project, {"corpus.path": "corpora/nowhere.txt"})
     result = python_stage("download", project, check=False)
     assert result.returncode == 2
-    assert "corpus.path: file not found: nowhere.txt" in result.stderr
+    assert "corpus.path: file not found: corpora/nowhere.txt" in result.stderr
     assert not (project / "data/raw/corpus.txt").exists()
+
+
+def test_local_corpus_outside_corpora_is_refused(project):
+    (project / "elsewhere.txt").write_text(TINY_TEXT)
+    update_params(project, {"corpus.path": "elsewhere.txt"})
+    result = python_stage("download", project, check=False)
+    assert result.returncode == 2
+    assert "corpus.path: elsewhere.txt is outside corpora/" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "data/raw/corpus.txt").exists()
+
+
+def test_legacy_gutenberg_markers_are_stripped():
+    old = (
+        "Project Gutenberg's The Adventures of Sherlock Holmes\nlicence\n"
+        "*** START OF THIS PROJECT GUTENBERG E-BOOK THE ADVENTURES ***\n\nBody line.\n\n"
+        "End of the Project Gutenberg EBook of The Adventures of Sherlock Holmes\n\n"
+        "*** END OF THIS PROJECT GUTENBERG E-BOOK THE ADVENTURES ***\nlicence\n"
+    )
+    assert corpus.strip_gutenberg(old) == "Body line.\n"
+    older = "*** START OF THE PROJECT GUTENBERG EBOOK X ***\nBody.\nEnd of Project Gutenberg's X, by Y\nlicence\n"
+    assert corpus.strip_gutenberg(older) == "Body.\n"
+
+
+def test_an_html_page_served_with_200_is_refused_naming_the_url(http_server):
+    page = b"<!DOCTYPE html>\n<html><head><title>Just a moment...</title></head><body>robot check</body></html>"
+    http_server.routes["/book.txt"] = Route((200, page, False))
+    with pytest.raises(UserError, match=r"http://127\.0\.0\.1:\d+/book\.txt: looks like an HTML page"):
+        corpus.decode_text(corpus.download(http_server.url("/book.txt")), http_server.url("/book.txt"))
+
+
+def test_text_that_mentions_html_is_accepted():
+    assert corpus.decode_text(b"How to write <html> by hand.\n", "notes.txt") == "How to write <html> by hand.\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_is_named_as_such(encoding):
+    with pytest.raises(UserError, match="notes.txt: the corpus is UTF-16 text; convert it to UTF-8"):
+        corpus.decode_text("ALL:\nSpeak, speak.\n".encode(encoding), "notes.txt")
+
+
+def test_429_is_retried_after_the_servers_retry_after(http_server):
+    route = http_server.routes["/busy.txt"] = Route((429, b"slow down", False, {"Retry-After": "0"}), (200, BODY, False))
+    assert fetch(http_server, "/busy.txt") == BODY.decode()
+    assert route.hits == 2
+
+
+def test_retry_after_is_capped_at_the_longest_back_off(http_server):
+    http_server.routes["/busy.txt"] = Route((429, b"slow down", False, {"Retry-After": "3600"}))
+    with pytest.raises(UserError, match="429") as error:
+        fetch(http_server, "/busy.txt")
+    response = requests.get(http_server.url("/busy.txt"))
+    wait = corpus.retry_wait(requests.HTTPError(response=response), attempt=0)
+    assert wait == corpus.BACKOFF_S * 2 ** (corpus.DOWNLOAD_RETRIES - 1)
+    assert "could not download" in str(error.value)
+
+
+def test_a_checksum_given_for_the_default_corpus_is_checked():
+    text = corpus.shakespeare_text()
+    pinned = {"path": "", "url": "", "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    assert corpus.load(pinned) == text
+    with pytest.raises(UserError, match="corpus.sha256: checksum mismatch for the default corpus"):
+        corpus.load({**pinned, "sha256": "0" * 64})

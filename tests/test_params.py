@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from conftest import python_stage
 from stages.lib import params
 from stages.lib.cli import UserError
 
@@ -90,3 +91,88 @@ def test_warmup_must_leave_steps_to_score(tmp_path):
     path = write(tmp_path, committed_params().replace("warmup: 100 ", "warmup: 999 "))
     with pytest.raises(UserError, match="evaluate_wave.warmup"):
         params.load("evaluate_wave", path)
+
+
+PLUMBING = {"params", "io", "cli"}  # not listed in dvc.yaml, so that a new parameter reruns nothing else
+
+
+def lib_imports(path):
+    """The stages.lib modules a file imports, directly or through other stages.lib modules."""
+    import ast
+
+    found, pending = set(), [path]
+    while pending:
+        tree = ast.parse(pending.pop().read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.module == "stages.lib" or (node.level == 1 and node.module is None):
+                names = [alias.name for alias in node.names]
+            elif node.module and node.module.startswith("stages.lib."):
+                names = [node.module.split(".")[-1]]
+            elif node.level == 1:
+                names = [node.module]
+            else:
+                continue
+            for name in set(names) - found:
+                found.add(name)
+                pending.append(ROOT / "stages/lib" / f"{name}.py")
+    return found
+
+
+def test_dvc_yaml_lists_every_library_module_a_stage_imports():
+    stages = YAML(typ="safe").load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        listed = {Path(dep).stem for dep in stage["deps"] if dep.startswith("stages/lib/")}
+        assert f"stages/{name}.py" in stage["deps"], name
+        assert listed == lib_imports(ROOT / f"stages/{name}.py") - PLUMBING, name
+
+
+def leaf_keys(schema, prefix=""):
+    """(dotted key, Spec) of every parameter."""
+    for key, spec in schema.items():
+        if isinstance(spec, dict):
+            yield from leaf_keys(spec, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", spec
+
+
+def bad_values(spec):
+    """Values no parameter of this kind may take: wrong types, a list, NaN, negative, absurdly large."""
+    if spec.kind is str:
+        return [1, 2.5, True, [], ["a"], {"a": 1}, None] + (["", "nonsense"] if spec.choices else [])
+    if spec.kind is bool:
+        return ["yes please", 2, [], None, float("nan")]
+    wrong = ["many", "", [], [1], {"a": 1}, None, float("nan"), -1, -0.5]
+    return wrong + ([10**12, 2.5] if spec.kind is int else [float("inf")])
+
+
+@pytest.mark.parametrize("key, spec", list(leaf_keys(params.SCHEMA)))
+def test_every_key_refuses_bad_values_with_a_message_naming_it(tmp_path, key, spec):
+    yaml = YAML()
+    stage = next(name for name, keys in params.STAGE_PARAMS.items() if key.split(".")[0] in keys)
+    for value in bad_values(spec):
+        data = yaml.load(committed_params())
+        *sections, leaf = key.split(".")
+        node = data
+        for section in sections:
+            node = node[section]
+        node[leaf] = value
+        path = tmp_path / "params.yaml"
+        with path.open("w") as f:
+            yaml.dump(data, f)
+        with pytest.raises(UserError, match=f"'{key}'") as error:
+            params.load(stage, path)
+        assert "\n" not in str(error.value), (key, value)
+
+
+@pytest.mark.parametrize("stage, change", [("train_charrnn", ("seed: 0", "seed: 4294967296")),
+                                           ("generate", ("length: 2000", "length: 1000000000")),
+                                           ("train_wavernn", ("eval_every: 250         #", "eval_every: [1, 2]     #"))])
+def test_a_bad_value_exits_2_with_one_line_and_no_traceback(project, stage, change):
+    path = project / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text().replace(*change, 1))
+    result = python_stage(stage, project, check=False)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: params.yaml: '")
+    assert "Traceback" not in result.stderr

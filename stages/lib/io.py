@@ -11,9 +11,19 @@ import numpy as np
 from .cli import UserError
 
 
+def default_file_mode():
+    """The mode a new file gets from open(): 0o666 less the process umask (0o644 under umask 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(target):
-    """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds."""
+    """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
+
+    The file ends with the permissions of a plainly written one (mkstemp alone would leave 0600).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -21,9 +31,16 @@ def atomic_path(target):
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_bytes(path, data):
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_text(path, text):

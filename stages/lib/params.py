@@ -14,6 +14,7 @@ from ruamel.yaml import YAML, YAMLError
 from .cli import UserError
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+MAX_WAVE_VALUES = 100_000_000  # evaluate_wave.count x evaluate_wave.length
 
 
 @dataclass(frozen=True)
@@ -61,78 +62,87 @@ class Spec:
         return value
 
 
-POSITIVE_INT = Spec(int, low=1)
-COUNT = Spec(int, low=0)
+# Upper bounds catch a slip of the keyboard before it becomes an out-of-memory error or an
+# hour-long hang; they are far above anything this study needs.
+MAX_SIZE = 4096  # widths, batch sizes, windows
+MAX_STEPS = 10_000_000
+MAX_LENGTH = 1_000_000  # characters to generate, wave steps
+
+SEED = Spec(int, low=0, high=2**32 - 1)  # numpy's limit
+SIZE = Spec(int, low=1, high=MAX_SIZE)
+STEPS = Spec(int, low=1, high=MAX_STEPS)
+STEP_COUNT = Spec(int, low=0, high=MAX_STEPS)
+LENGTH = Spec(int, low=1, high=MAX_LENGTH)
 PROBABILITY = Spec(float, low=0.0, high=1.0)
 POSITIVE = Spec(float, above=0.0)
 TEXT = Spec(str)
 
 # The optimisation, logging and device knobs both trainers share (see training.fit).
 TRAINER = {
-    "steps": POSITIVE_INT,
-    "batch_size": POSITIVE_INT,
+    "steps": STEPS,
+    "batch_size": SIZE,
     "lr": POSITIVE,
     "lr_schedule": Spec(str, choices=("cosine", "constant")),
-    "warmup_steps": COUNT,
+    "warmup_steps": STEP_COUNT,
     "min_lr_fraction": PROBABILITY,
     "weight_decay": Spec(float, low=0.0),
     "clip": POSITIVE,
-    "log_every": POSITIVE_INT,
-    "eval_every": COUNT,
-    "checkpoint_every": COUNT,
+    "log_every": STEPS,
+    "eval_every": STEP_COUNT,
+    "checkpoint_every": STEP_COUNT,
     "device": Spec(str, choices=("auto", "cpu", "cuda")),
-    "threads": COUNT,
+    "threads": Spec(int, low=0, high=1024),
 }
 
 SCHEMA = {
-    "seed": Spec(int, low=0),
+    "seed": SEED,
     "cell": Spec(str, choices=CELLS),
-    "hidden_size": POSITIVE_INT,
-    "num_layers": POSITIVE_INT,
+    "hidden_size": SIZE,
+    "num_layers": Spec(int, low=1, high=16),
     "corpus": {"path": TEXT, "url": TEXT, "sha256": TEXT},
     "vocab": {"val_fraction": Spec(float, above=0.0, high=0.5)},
     "ngram": {"max_order": Spec(int, low=1, high=12)},
     "charrnn": {
-        "embedding_dim": COUNT,
+        "embedding_dim": Spec(int, low=0, high=MAX_SIZE),
         "dropout": Spec(float, low=0.0, high=0.9),
-        "seq_len": POSITIVE_INT,
+        "seq_len": SIZE,
         "precision": Spec(str, choices=("float32", "bfloat16")),
         **TRAINER,
-        "eval_chars": POSITIVE_INT,
+        "eval_chars": Spec(int, low=1, high=100_000_000),
     },
     "generate": {
-        "seed": Spec(int, low=0),
-        "temperature": Spec(float, low=0.0),
-        "top_k": COUNT,
+        "seed": SEED,
+        "temperature": Spec(float, low=0.0, high=100.0),
+        "top_k": Spec(int, low=0, high=1_000_000),
         "prime": TEXT,
-        "length": POSITIVE_INT,
+        "length": LENGTH,
     },
     "wavernn": {
         "cell": Spec(str, choices=CELLS),
-        "hidden_size": POSITIVE_INT,
-        "num_layers": POSITIVE_INT,
+        "hidden_size": SIZE,
+        "num_layers": Spec(int, low=1, high=16),
         "predict_delta": Spec(bool),
         "mode": Spec(str, choices=("free_running", "teacher_forcing")),
         **TRAINER,
-        "teacher_steps": POSITIVE_INT,
-        "rollout_start": POSITIVE_INT,
-        "rollout_end": POSITIVE_INT,
+        "teacher_steps": LENGTH,
+        "rollout_start": LENGTH,
+        "rollout_end": LENGTH,
         "rollout_growth_fraction": PROBABILITY,
-        "sequence_length": Spec(int, low=2),
-        "loss_warmup": COUNT,
+        "sequence_length": Spec(int, low=2, high=MAX_LENGTH),
+        "loss_warmup": Spec(int, low=0, high=MAX_LENGTH),
         "feedback_start": PROBABILITY,
         "feedback_increase": PROBABILITY,
-        "feedback_every": POSITIVE_INT,
+        "feedback_every": STEPS,
         "feedback_max": PROBABILITY,
     },
     "evaluate_wave": {
-        "seed": Spec(int, low=0),
-        "count": POSITIVE_INT,
-        "length": Spec(int, low=2),
-        "warmup": POSITIVE_INT,
-        "threads": COUNT,
+        "seed": SEED,
+        "count": Spec(int, low=1, high=100_000),
+        "length": Spec(int, low=2, high=MAX_LENGTH),
+        "warmup": LENGTH,
+        "threads": Spec(int, low=0, high=1024),
     },
-    "plot": {"rolling_window": POSITIVE_INT},
+    "plot": {"rolling_window": STEPS},
 }
 
 # The top-level keys each stage reads; dvc.yaml lists exactly these under the stage's `params:`.
@@ -202,6 +212,12 @@ def check_relations(params):
         if wave["loss_warmup"] >= wave["sequence_length"] - 1:
             raise UserError("params.yaml: 'wavernn.loss_warmup' must be < 'wavernn.sequence_length' - 1")
     evaluation = params.get("evaluate_wave")
+    if evaluation and evaluation["count"] * evaluation["length"] > MAX_WAVE_VALUES:
+        raise UserError(
+            f"params.yaml: 'evaluate_wave.count' x 'evaluate_wave.length' is "
+            f"{evaluation['count'] * evaluation['length']:,}; allowed: <= {MAX_WAVE_VALUES:,} "
+            f"(the protocol holds several float arrays of that size, {MAX_WAVE_VALUES * 16 // 2**30} GiB at the limit)"
+        )
     if evaluation and evaluation["warmup"] >= evaluation["length"] - 1:
         raise UserError(
             "params.yaml: 'evaluate_wave.warmup' must be < 'evaluate_wave.length' - 1 "

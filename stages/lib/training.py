@@ -10,8 +10,11 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
+import sys
 import time
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +34,28 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def setup_device(name, threads):
-    """Set torch's CPU threads (0 keeps torch's default) and return the device `name` asks for."""
+def in_dvc_queue():
+    """Whether this process runs in a DVC queue worker's temporary copy of the repository.
+
+    DVC sets DVC_ROOT to the repository that runs the stage; a queued experiment works in a
+    temporary directory elsewhere (under .dvc/tmp/exps), a workspace run in DVC_ROOT itself.
+    """
+    root = os.environ.get("DVC_ROOT")
+    return bool(root) and Path(root).resolve() != Path.cwd().resolve()
+
+
+def cpu_threads(threads):
+    """The torch CPU threads for a `threads` param: itself if set; for 0, one in a DVC queue
+    (`dvc queue start -j N` runs N stages side by side, which share the cores) else torch's default."""
     if threads:
-        torch.set_num_threads(threads)
+        return threads
+    return 1 if in_dvc_queue() else torch.get_num_threads()
+
+
+def setup_device(name, threads):
+    """Set torch's CPU threads (see cpu_threads) and return the device `name` asks for."""
+    torch.set_num_threads(cpu_threads(threads))
+    log.info("torch CPU threads: %d", torch.get_num_threads())
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -55,30 +76,72 @@ def learning_rate(step, config):
     return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def code_files():
+    """{module name: source file} of every module of this project the process has imported (stages.*)."""
+    return {
+        name: Path(module.__file__)
+        for name, module in sorted(sys.modules.items())
+        if (name == "stages" or name.startswith("stages.")) and getattr(module, "__file__", None)
+    }
+
+
 def fingerprint(params, *files):
-    """A digest of the parameters and input files a run depends on: a resume needs the same one."""
+    """A digest of the parameters, input files and code a run depends on: a resume needs the same one."""
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     for path in files:
         digest.update(Path(path).read_bytes())
+    for name, path in code_files().items():
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
 def save(path, payload):
-    """torch.save, atomically."""
-    with io.atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """torch.save, atomically. Serialised in memory first: saved to a file, the archive's inner
+    folder would take the temporary file's random name, and the same weights would differ in bytes."""
+    buffer = BytesIO()
+    torch.save(payload, buffer)
+    io.write_bytes(path, buffer.getvalue())
 
 
 def load_resume(path, expected_fingerprint):
-    """The resume checkpoint at `path` if it belongs to this run (same fingerprint), else None."""
+    """The resume checkpoint at `path` if it belongs to this run (same fingerprint), else None.
+
+    An unreadable file (truncated, corrupt, not a checkpoint) is ignored with a warning: DVC
+    never removes it, so failing on it would fail every rerun.
+    """
     path = Path(path)
     if not path.is_file():
         return None
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if payload.get("fingerprint") != expected_fingerprint:
-        log.info("ignoring %s: it belongs to a run with other parameters or data", path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch.load raises many types on a damaged file
+        log.warning("ignoring %s: not a readable checkpoint (%s: %s); training starts at step 0", path, type(error).__name__, error)
+        return None
+    if not isinstance(payload, dict) or payload.get("fingerprint") != expected_fingerprint:
+        log.info("ignoring %s: it belongs to a run with other parameters, data or code", path)
         return None
     return payload
+
+
+def check_finite(model, step, section):
+    """Raise the non-finite error unless every weight of `model` is finite (never checkpoint NaN)."""
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise UserError(
+            f"weights became NaN or infinite by step {step}; "
+            f"lower the learning rate ('{section}.lr') or use shorter windows/rollouts"
+        )
+
+
+def rng_state():
+    """The torch random state, CPU and (when present) every CUDA device."""
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state):
+    """Restore what rng_state() returned."""
+    torch.set_rng_state(state["cpu"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def non_finite_error(step, value, section):
@@ -105,7 +168,7 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         task.load_state_dict(resume["task"])
-        torch.set_rng_state(resume["torch_rng"])
+        set_rng_state(resume["rng"])
         start, history = resume["step"], resume["history"]
         log.info("resuming from %s at step %d of %d", resume_path, start, steps)
 
@@ -147,6 +210,7 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
             log.info("step %d: train %.4f, val %.4f", step, history[-1]["train_loss"], history[-1]["val_loss"])
         if config["checkpoint_every"] and step % config["checkpoint_every"] == 0 and step < steps:
             flush()
+            check_finite(model, step, section)
             save(
                 resume_path,
                 {
@@ -155,12 +219,13 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "task": task.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
+                    "rng": rng_state(),
                     "history": history,
                 },
             )
     bar.close()
     flush()
+    check_finite(model, steps, section)
     units_per_s = units_per_step * (steps - start) / max(train_seconds, 1e-9)
     return history, {"train_seconds": round(train_seconds, 2), f"{unit}s_per_s": round(units_per_s, 1)}
 

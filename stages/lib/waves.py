@@ -21,14 +21,18 @@ class Waves:
     phase: torch.Tensor  # [count]
 
 
+def cosine(amplitude, phase, length):
+    """A * cos(t + phase) at steps 0 .. length-1 of the grid, in float64: [count, length] for tensors [count]."""
+    t = torch.arange(length, dtype=torch.float64) * STEP
+    return amplitude[:, None].double() * torch.cos(t[None, :] + phase[:, None].double())
+
+
 def make_waves(count, length, generator, device="cpu"):
     """`count` waves of `length` steps, phase ~ U[0, 2 pi), amplitude ~ U[0.5, 1.5]."""
     phase = torch.rand(count, generator=generator) * (2 * math.pi)
     low, high = AMPLITUDE_RANGE
     amplitude = low + (high - low) * torch.rand(count, generator=generator)
-    t = torch.arange(length, dtype=torch.float64) * STEP
-    values = amplitude[:, None].double() * torch.cos(t[None, :] + phase[:, None].double())
-    return Waves(values.float().to(device), amplitude, phase)
+    return Waves(cosine(amplitude, phase, length).float().to(device), amplitude, phase)
 
 
 def validation_waves(seed, count, length):

@@ -2,49 +2,17 @@
 diffs across git branches, `dvc plots`, and a DVC remote."""
 
 import json
-import shutil
+import math
 import time
 
 import pytest
-from conftest import commit, make_project, run, update_params
+from ruamel.yaml import YAML
+
+from conftest import commit, experiments, run, stages_run, update_params
 
 TEXT_STAGES = ("train_charrnn", "generate", "mix")
 WAVE_STAGES = ("train_wavernn", "evaluate_wave")
 DATA_STAGES = ("download", "vocab", "ngram")
-
-
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory):
-    """The tiny project after `dvc repro`, its git-tracked outputs committed on main."""
-    repo = make_project(tmp_path_factory.mktemp("reproduced") / "repo")
-    run(["dvc", "repro"], repo)
-    commit(repo, "reproduced")
-    return repo
-
-
-@pytest.fixture
-def repo(reproduced, tmp_path):
-    """A private copy of the reproduced project (git history and DVC cache included)."""
-    return shutil.copytree(reproduced, tmp_path / "repo", symlinks=True)
-
-
-def stages_run(output):
-    """The stages a `dvc repro` / `dvc exp run` printed as running."""
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
-
-
-def experiments(repo):
-    """{experiment name: {"params": params.yaml, "metrics": {path: data}}} from `dvc exp show --json`."""
-    found = {}
-    for baseline in json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout):
-        for experiment in baseline.get("experiments") or []:
-            for revision in experiment["revs"]:
-                data = revision["data"]
-                found[revision["name"]] = {
-                    "params": data["params"]["params.yaml"]["data"],
-                    "metrics": {path: value["data"] for path, value in data["metrics"].items()},
-                }
-    return found
 
 
 def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
@@ -62,8 +30,9 @@ def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
     assert found["wider-wave"]["metrics"]["metrics/wave.json"]["mse_mean"] > 0
 
 
-def test_a_queued_sweep_runs_every_point(repo):
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=8,12"], repo)
+def test_a_queued_sweep_runs_every_point_one_thread_per_worker(repo):
+    # threads=0 leaves the choice to the stage: one thread each in a queue worker
+    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=8,12", "-S", "charrnn.threads=0"], repo)
     run(["dvc", "queue", "start", "-j", "2"], repo)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -74,10 +43,11 @@ def test_a_queued_sweep_runs_every_point(repo):
     run(["dvc", "queue", "stop"], repo, check=False)
     assert "Failed" not in status, status
     sizes = {}
-    for experiment in experiments(repo).values():
+    for name, experiment in experiments(repo).items():
         sizes[experiment["params"]["hidden_size"]] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
+        assert "torch CPU threads: 1" in run(["dvc", "queue", "logs", name], repo).stdout
     assert set(sizes) == {8, 12}
-    assert all(loss > 0 for loss in sizes.values())
+    assert sizes[8] != sizes[12] and all(math.isfinite(loss) for loss in sizes.values())
 
 
 def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
@@ -99,8 +69,11 @@ def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
     out = tmp_path / "plots-diff"
     run(["dvc", "plots", "diff", "main", "other", "-o", str(out)], repo)
     page = (out / "index.html").read_text()
-    for title in ("Char-RNN training loss", "Wave-RNN training loss", "Best validation wave", "Worst validation wave"):
-        assert title in page
+    stages = YAML(typ="safe").load((repo / "dvc.yaml").read_text())["stages"]
+    titles = [props["title"] for stage in stages.values() for plot in stage.get("plots", []) for props in plot.values() if "title" in props]
+    assert len(titles) == 7
+    for title in titles:
+        assert page.count(f'"text": "{title}"') == 1, title  # each curve drawn once, both revisions in it
     for image in ("charrnn_loss.png", "wavernn_loss.png", "wave_examples.png", "wave_mse.png", "bits_per_char.png"):
         assert image in page
     assert len(list(out.rglob("*.png"))) == 10  # each figure at both revisions

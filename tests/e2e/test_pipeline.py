@@ -3,6 +3,7 @@
 import json
 import signal
 
+import numpy as np
 import pandas as pd
 
 from conftest import python_stage, run, update_params
@@ -31,14 +32,16 @@ def test_dvc_repro_runs_the_pipeline(project):
     assert wave["waves"] == 50
     table = (project / "metrics/wave_per_sequence.csv").read_text().splitlines()
     assert table[0] == "wave,amplitude,phase,mse" and len(table) == 51
-    truth = (project / "plots/wave_examples.csv").read_text().splitlines()
-    assert truth[0] == "step,best_truth,worst_truth" and len(truth) == 1 + 200
-    predicted = (project / "plots/wave_predictions.csv").read_text().splitlines()
-    assert predicted[0] == "step,best_prediction,worst_prediction" and len(predicted) == 1 + 200 - 20
-    assert predicted[1].startswith("20,")
+    for name in ("best", "worst"):
+        table = pd.read_csv(project / f"plots/wave_{name}.csv")
+        assert list(table.columns) == ["step", "truth", "prediction", "error"]
+        assert table.step.tolist() == list(range(20, 200))  # the predicted steps only: no empty cell
+        assert np.allclose(table.error, table.prediction - table.truth, rtol=1e-6, atol=1e-6)
     val_points = pd.read_csv(project / "plots/charrnn_val.csv")
     train_log = pd.read_csv(project / "plots/charrnn_train.csv")
-    assert list(val_points.columns) == ["step", "val_loss"] and val_points.step.tolist() == [10, 20, 30]
+    assert list(val_points.columns) == ["step", "val_loss"] and val_points.step.tolist() == [10, 20]
+    assert train_log.dropna(subset=["val_loss_full"]).step.tolist() == [30]
+    assert round(train_log.val_loss_full.iloc[-1], 5) == charrnn["val_loss"]  # the whole split, apart from the monitor slice
     assert val_points.val_loss.tolist() == train_log.dropna(subset=["val_loss"]).val_loss.tolist()
     for figure in ("charrnn_loss", "wavernn_loss", "wave_examples", "wave_mse", "bits_per_char"):
         assert (project / f"plots/{figure}.png").read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,62 @@
+"""Experiments across machines: two clones share a bare git remote and a local DVC remote, as two
+machines would share a git server and S3/SSH/GCS storage."""
+
+import os
+import shutil
+import sys
+
+import pytest
+from conftest import commit, experiments, run, stages_restored, stages_run
+
+
+@pytest.fixture
+def machines(reproduced, tmp_path):
+    """(machine A, machine B): clones of one bare git remote `origin`, with one default DVC remote."""
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    a = shutil.copytree(reproduced, tmp_path / "a", symlinks=True)
+    run(["git", "remote", "add", "origin", str(origin)], a)
+    run(["dvc", "remote", "add", "-d", "storage", str(tmp_path / "storage")], a)
+    commit(a, "a DVC remote")
+    run(["git", "push", "-q", "origin", "main"], a)
+    run(["dvc", "push"], a)
+    b = tmp_path / "b"
+    run(["git", "clone", "-q", str(origin), str(b)], tmp_path)
+    for machine in (a, b):
+        run(["git", "config", "user.email", "tests@example.invalid"], machine)
+        run(["git", "config", "user.name", "tests"], machine)
+    run(["dvc", "pull"], b)
+    return a, b
+
+
+def test_an_experiment_travels_with_exp_push_and_exp_pull(machines):
+    a, b = machines
+    run(["dvc", "exp", "run", "-n", "from-a", "-S", "hidden_size=12"], a)
+    run(["dvc", "exp", "push", "origin", "from-a"], a)
+
+    run(["dvc", "exp", "pull", "origin", "from-a"], b)
+    found = experiments(b)["from-a"]
+    assert found["params"]["hidden_size"] == 12
+    assert found["metrics"]["metrics/charrnn.json"] == experiments(a)["from-a"]["metrics"]["metrics/charrnn.json"]
+
+    run(["dvc", "exp", "apply", "from-a"], b)
+    run(["dvc", "pull"], b)
+    assert (b / "data/charrnn.pt").read_bytes() == (a / "data/charrnn.pt").read_bytes()
+    assert "up to date" in run(["dvc", "status"], b).stdout
+
+
+def test_the_run_cache_saves_machine_b_the_training(machines):
+    a, b = machines
+    change = ["-S", "hidden_size=10", "-S", "wavernn.hidden_size=6"]
+    trained = run(["dvc", "exp", "run", *change], a)
+    assert {"train_charrnn", "train_wavernn"} <= stages_run(trained.stdout)
+    # `dvc push --run-cache` plus the git-tracked outputs its entries name (DVC 3 omits those)
+    pushed = run([sys.executable, "-m", "stages.lib.run_cache", "push"], a, env=dict(os.environ, PYTHONPATH=str(a)))
+    assert "run-cache entries;" in pushed.stderr
+
+    run(["dvc", "pull", "--run-cache"], b)  # the entries; `--pull` fetches the outputs they name
+    restored = run(["dvc", "exp", "run", "--pull", *change], b)
+    assert stages_restored(restored.stdout) == {"train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
+    assert stages_run(restored.stdout) == {"generate"}  # seeded sampling, no training
+    for output in ("metrics/charrnn.json", "metrics/wave.json", "plots/charrnn_train.csv", "data/wavernn.pt", "samples/charrnn.txt"):
+        assert (b / output).read_bytes() == (a / output).read_bytes(), output
