@@ -1,6 +1,15 @@
-"""Stage `generate`: sample text from the char-RNN and, beside it, from the n-gram baseline."""
+"""Stage `generate`: sample text from the char-RNN and, beside it, from the n-gram baseline.
 
+    python -m stages.generate                      # the stage: samples/ from params.yaml's `generate`
+    python -m stages.generate --prime "HAMLET:" --length 300 --temperature 0.5 [--top-k K] [--seed S]
+
+With any option it is a sampler to play with: it loads the trained char-RNN (on CUDA when there
+is one), prints its text and writes nothing; options not given come from params.yaml.
+"""
+
+import argparse
 import logging
+import sys
 
 import numpy as np
 import torch
@@ -22,14 +31,15 @@ def encode_prime(vocab, prime):
 
 
 def sample_rnn(model, prime, config):
-    """`length` indices drawn from the char-RNN after reading `prime`."""
+    """`length` indices drawn from the char-RNN (on its device) after reading `prime`."""
+    device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(config["seed"])
-    logits, state = model(torch.as_tensor(prime, dtype=torch.long)[None, :])
+    logits, state = model(torch.as_tensor(prime, dtype=torch.long, device=device)[None, :])
     drawn = []
     for _ in range(config["length"]):
-        index = sample_next(logits[0, -1], config["temperature"], config["top_k"], generator)
+        index = sample_next(logits[0, -1].cpu(), config["temperature"], config["top_k"], generator)
         drawn.append(index)
-        logits, state = model(torch.tensor([[index]]), state)
+        logits, state = model(torch.tensor([[index]], device=device), state)
     return drawn
 
 
@@ -43,7 +53,42 @@ def sample_ngram(model, prime, config):
     return history[len(prime) :]
 
 
+def parse_options(argv):
+    """The sampler's options; all None when the stage runs without any."""
+    parser = argparse.ArgumentParser(prog="python -m stages.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--prime", help="text the model reads first")
+    parser.add_argument("--length", type=int, help="characters to draw")
+    parser.add_argument("--temperature", type=float, help="0 = greedy")
+    parser.add_argument("--top-k", type=int, dest="top_k", help="draw among the k likeliest (0 = all)")
+    parser.add_argument("--seed", type=int)
+    return parser.parse_args(argv)
+
+
+def play(options):
+    """Sample the trained char-RNN with the given options (params.yaml's `generate` for the rest) and print it."""
+    settings = dict(params.load("generate")["generate"])
+    for key, value in vars(options).items():
+        if value is not None:
+            settings[key] = params.SCHEMA["generate"][key].check(f"--{key.replace('_', '-')}", value, where="command line")
+    model = load_model(CHAR_CHECKPOINT, CharRNN, "train_charrnn")
+    vocab = text.load_vocab()
+    model.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    prime = encode_prime(vocab, settings["prime"] or "\n")
+    with torch.no_grad():
+        drawn = sample_rnn(model, prime, settings)
+    print(settings["prime"] + vocab.decode(drawn))
+
+
 def main():
+    options = parse_options(sys.argv[1:])
+    if any(value is not None for value in vars(options).values()):
+        play(options)
+    else:
+        write_samples()
+
+
+def write_samples():
+    """The stage: samples of both models, with params.yaml's `generate` settings, under samples/."""
     config = params.load("generate")
     settings = config["generate"]
     vocab, train, _ = text.load_encoded()

@@ -69,6 +69,22 @@ def test_wave_step_matches_forward(cell, predict_delta):
     torch.testing.assert_close(first, whole[:, 0])
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_normalized_wave_model_is_equivariant_to_the_amplitude(cell):
+    torch.manual_seed(0)
+    model = WaveRNN(cell, hidden_size=6, num_layers=2, predict_delta=True, normalize_amplitude=True)
+    values = torch.randn(4, 9, 1)
+    outputs, state = model(values[:, :5])
+    scaled_outputs, scaled_state = model(3 * values[:, :5])
+    torch.testing.assert_close(scaled_outputs, 3 * outputs)
+    for t in range(5, 9):  # free-running: fed its own predictions, the scale kept in the state
+        prediction, state = model.step(outputs[:, -1] if t == 5 else prediction, state)
+        scaled, scaled_state = model.step(scaled_outputs[:, -1] if t == 5 else scaled, scaled_state)
+        torch.testing.assert_close(scaled, 3 * prediction)
+    with pytest.raises(ValueError, match="warm-up"):
+        model.step(values[:, 0], None)
+
+
 def test_temperature_zero_is_greedy():
     logits = torch.tensor([0.1, 2.0, 1.9, -1.0])
     assert all(sample_next(logits, 0.0, 0, torch.Generator().manual_seed(s)) == 1 for s in range(20))

@@ -43,7 +43,7 @@ def char_architecture(config, vocab_size):
 
 def wave_architecture(section):
     """WaveRNN keyword arguments from the wavernn params section."""
-    return {key: section[key] for key in ("cell", "hidden_size", "num_layers", "predict_delta")}
+    return {key: section[key] for key in ("cell", "hidden_size", "num_layers", "predict_delta", "normalize_amplitude")}
 
 
 def detach_state(state):
@@ -86,14 +86,20 @@ class WaveRNN(nn.Module):
     """Next-value model of a 1-d signal: value -> recurrent core -> linear -> next value.
 
     With `predict_delta`, the output is the change of the value (prediction = input + linear(h)).
+    With `normalize_amplitude`, a call without a state reads its inputs as a warm-up and takes
+    their largest magnitude, per wave, as the wave's scale: the core sees the values divided by
+    it and the predictions are multiplied back. A cosine's dynamics is the same at every
+    amplitude, a GRU's is not; normalised, the core works at amplitude ~1 whatever the wave's.
+    The scale travels in the state: (core state, scale [batch, 1]).
     `step()` advances one time step with the same weights, for free-running rollouts without
     the per-call overhead of the multi-step module.
     """
 
-    def __init__(self, cell, hidden_size, num_layers, predict_delta=True):
+    def __init__(self, cell, hidden_size, num_layers, predict_delta=True, normalize_amplitude=False):
         super().__init__()
         self.cell = cell
         self.predict_delta = predict_delta
+        self.normalize_amplitude = normalize_amplitude
         self.rnn = recurrent_core(cell, 1, hidden_size, num_layers)
         self.head = nn.Linear(hidden_size, 1)
 
@@ -104,11 +110,29 @@ class WaveRNN(nn.Module):
 
     def forward(self, inputs, state=None):
         """Predictions [batch, time, 1] for inputs [batch, time, 1], and the new state."""
-        outputs, state = self.rnn(inputs, state)
-        return self.readout(inputs, outputs), state
+        if not self.normalize_amplitude:
+            outputs, state = self.rnn(inputs, state)
+            return self.readout(inputs, outputs), state
+        if state is None:
+            core_state, scale = None, inputs.detach().abs().amax(dim=1).clamp_min(1e-6)
+        else:
+            core_state, scale = state
+        normalized = inputs / scale[:, None]
+        outputs, core_state = self.rnn(normalized, core_state)
+        return self.readout(normalized, outputs) * scale[:, None], (core_state, scale)
 
     def step(self, value, state):
         """One time step: value [batch, 1] and a state (None: zeros) -> (prediction [batch, 1], state)."""
+        if not self.normalize_amplitude:
+            return self.core_step(value, state)
+        if state is None:
+            raise ValueError("normalize_amplitude: call the model on a warm-up before step()")
+        core_state, scale = state
+        prediction, core_state = self.core_step(value / scale, core_state)
+        return prediction * scale, (core_state, scale)
+
+    def core_step(self, value, state):
+        """step() of the recurrent core and head, on values as the core sees them."""
         step_fn = CELL_STEP[self.cell]
         lstm = self.cell == "lstm"
         if state is None:

@@ -40,8 +40,8 @@ class Spec:
             parts.append(f"<= {self.high}")
         return " ".join(parts)
 
-    def check(self, key, value):
-        """Return `value` converted to this spec's type, or raise a UserError naming `key`."""
+    def check(self, key, value, where="params.yaml"):
+        """Return `value` converted to this spec's type, or raise a UserError naming `key` (found in `where`)."""
         if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if self.kind is int and isinstance(value, float) and value.is_integer():
@@ -58,7 +58,7 @@ class Spec:
         if ok and self.above is not None:
             ok = value > self.above
         if not ok:
-            raise UserError(f"params.yaml: '{key}' is {value!r}; allowed: {self.describe()}")
+            raise UserError(f"{where}: '{key}' is {value!r}; allowed: {self.describe()}")
         return value
 
 
@@ -122,6 +122,7 @@ SCHEMA = {
         "hidden_size": SIZE,
         "num_layers": Spec(int, low=1, high=16),
         "predict_delta": Spec(bool),
+        "normalize_amplitude": Spec(bool),
         "mode": Spec(str, choices=("free_running", "teacher_forcing")),
         **TRAINER,
         "teacher_steps": LENGTH,
@@ -209,6 +210,11 @@ def check_relations(params):
     if wave:
         if wave["rollout_start"] > wave["rollout_end"]:
             raise UserError("params.yaml: 'wavernn.rollout_start' must not exceed 'wavernn.rollout_end'")
+        if wave["normalize_amplitude"] and wave["mode"] == "teacher_forcing":
+            raise UserError(
+                "params.yaml: 'wavernn.normalize_amplitude' needs a warm-up to measure the amplitude; "
+                "'wavernn.mode: teacher_forcing' has none: set normalize_amplitude to false"
+            )
         if wave["loss_warmup"] >= wave["sequence_length"] - 1:
             raise UserError("params.yaml: 'wavernn.loss_warmup' must be < 'wavernn.sequence_length' - 1")
     evaluation = params.get("evaluate_wave")

@@ -64,10 +64,14 @@ class Vocab:
         return sorted(set(text) - set(self.chars))
 
 
+def load_vocab():
+    """The vocabulary written by the `vocab` stage."""
+    return Vocab.from_json(io.read_output(VOCAB_FILE, io.read_json, "vocab"))
+
+
 def load_encoded():
     """The vocabulary and the encoded train and val arrays written by the `vocab` stage."""
-    vocab = Vocab.from_json(io.read_output(VOCAB_FILE, io.read_json, "vocab"))
-    return vocab, io.read_output(TRAIN_FILE, np.load, "vocab"), io.read_output(VAL_FILE, np.load, "vocab")
+    return load_vocab(), io.read_output(TRAIN_FILE, np.load, "vocab"), io.read_output(VAL_FILE, np.load, "vocab")
 
 
 def split(text, val_fraction):
