@@ -2,10 +2,14 @@
 
     python -m benchmarks.wave_step [--rollout 150] [--repeats 5]
 
-Times WaveTask.free_running_loss + backward (the `train_wavernn` stage's step) on the wavernn
-section of params.yaml at its rollout_end, once with `normalize_amplitude` off and once on,
-alternating in one process on one thread so that both see the same machine. The teacher-forced
-part (one fused nn.GRU call) is timed alone and subtracted. Prints a table, then one JSON line.
+A training step of the `train_wavernn` stage on the wavernn section of params.yaml (the
+teacher-forced warm-up, a rollout of --rollout steps, the MSE, the backward pass), timed four
+ways, alternating in one process on one thread so that all see the same machine:
+- the rollout as one torch.gru_cell step per time step under autograd (the old trainer), or
+  WaveRNN.rollout (GRUFreeRun, the hand-written backward pass);
+- `normalize_amplitude` off or on.
+The same step with a one-step rollout is timed too and subtracted, which leaves the cost of a
+rollout step. Prints a table, then one JSON object on the last line.
 """
 
 import argparse
@@ -19,15 +23,32 @@ from stages.lib import waves
 from stages.lib.models import WaveRNN, wave_architecture
 
 
-def seconds_per_step(section, rollout, steps=10):
-    """Seconds of one training step (loss, backward) with `rollout` free-running steps."""
+def stepped(model, prediction, state, steps):
+    """The rollout as the trainer ran it before GRUFreeRun: WaveRNN.step under autograd."""
+    predictions = []
+    for _ in range(steps):
+        prediction, state = model.step(prediction, state)
+        predictions.append(prediction)
+    return torch.cat(predictions, dim=1)
+
+
+def seconds_per_step(section, rollout_fn, rollout, steps=20):
+    """Mean seconds of a training step (loss and backward) with `rollout` free-running steps."""
     torch.manual_seed(0)
     model = WaveRNN(**wave_architecture(section))
-    task = waves.WaveTask({**section, "rollout_start": rollout, "rollout_end": rollout}, 0, torch.device("cpu"))
-    task.loss(model, 0).backward()  # warm-up
+    generator = torch.Generator().manual_seed(0)
+    teacher = section["teacher_steps"]
+
+    def train_step():
+        values = waves.make_waves(section["batch_size"], teacher + rollout + 1, generator).values
+        outputs, state = model(values[:, :teacher, None])
+        predictions = torch.cat([outputs[..., 0], rollout_fn(model, outputs[:, -1], state, rollout)], dim=1)
+        torch.nn.functional.mse_loss(predictions, values[:, 1:]).backward()
+
+    train_step()  # warm-up
     began = time.perf_counter()
-    for step in range(steps):
-        task.loss(model, step).backward()
+    for _ in range(steps):
+        train_step()
     return (time.perf_counter() - began) / steps
 
 
@@ -39,14 +60,17 @@ def main():
     torch.set_num_threads(1)
     _, section = recipes.configure("wave", {})
     rollout = args.rollout or section["rollout_end"]
-    rows = {}
-    for normalize in (False, True) * args.repeats:
-        config = {**section, "normalize_amplitude": normalize}
-        with_rollout, without = seconds_per_step(config, rollout), seconds_per_step(config, 1)
-        rows.setdefault(normalize, []).append((with_rollout - without) / (rollout - 1) * 1e3)
-    result = {f"normalize_amplitude_{str(key).lower()}_ms": round(min(values), 4) for key, values in rows.items()}
-    for key, value in result.items():
-        print(f"{key:32s} {value:.4f} ms per rollout step (best of {args.repeats}, batch {section['batch_size']}, hidden {section['hidden_size']})")
+    methods = {"stepped": stepped, "rollout": WaveRNN.rollout}
+    timings = {}
+    for _ in range(args.repeats):
+        for method, rollout_fn in methods.items():
+            for normalize in (False, True):
+                config = {**section, "normalize_amplitude": normalize}
+                cost = seconds_per_step(config, rollout_fn, rollout) - seconds_per_step(config, rollout_fn, 1)
+                timings.setdefault(f"{method}_normalize_{str(normalize).lower()}_ms", []).append(cost / (rollout - 1) * 1e3)
+    result = {name: round(min(values), 4) for name, values in timings.items()}
+    for name, value in result.items():
+        print(f"{name:32s} {value:.4f} ms per rollout step (best of {args.repeats})")
     print(json.dumps({"rollout": rollout, "batch_size": section["batch_size"], "hidden_size": section["hidden_size"], **result}))
 
 

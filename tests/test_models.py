@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from stages.lib.models import RECURRENT, CharRNN, WaveRNN, sample_next
+from stages.lib.models import RECURRENT, CharRNN, GRUFreeRun, WaveRNN, sample_next
 from stages.lib.params import CELLS
 
 torch.set_num_threads(1)
@@ -77,12 +77,50 @@ def test_a_normalized_wave_model_is_equivariant_to_the_amplitude(cell):
     outputs, state = model(values[:, :5])
     scaled_outputs, scaled_state = model(3 * values[:, :5])
     torch.testing.assert_close(scaled_outputs, 3 * outputs)
-    for t in range(5, 9):  # free-running: fed its own predictions, the scale kept in the state
-        prediction, state = model.step(outputs[:, -1] if t == 5 else prediction, state)
-        scaled, scaled_state = model.step(scaled_outputs[:, -1] if t == 5 else scaled, scaled_state)
+    prediction, scaled = outputs[:, -1], scaled_outputs[:, -1]
+    for _ in range(4):  # free-running: fed its own predictions, the scale kept in the state
+        prediction, state = model.step(prediction, state)
+        scaled, scaled_state = model.step(scaled, scaled_state)
         torch.testing.assert_close(scaled, 3 * prediction)
     with pytest.raises(ValueError, match="warm-up"):
         model.step(values[:, 0], None)
+
+
+def test_the_hand_written_gru_rollout_has_autograds_gradient():
+    torch.manual_seed(0)
+    model = WaveRNN("gru", hidden_size=5, num_layers=1, predict_delta=True).double()
+    inputs = (torch.randn(3, 1, dtype=torch.float64, requires_grad=True), torch.randn(3, 5, dtype=torch.float64, requires_grad=True))
+    weights = [*model.rnn.all_weights[0], model.head.weight, model.head.bias]
+    assert torch.autograd.gradcheck(lambda *args: GRUFreeRun.apply(*args, 6), (*inputs, *weights))
+
+
+@pytest.mark.parametrize("cell, normalize", [("gru", False), ("gru", True), ("lstm", True), ("rnn_tanh", False)])
+def test_rollout_matches_stepping_in_values_and_gradients(cell, normalize):
+    torch.manual_seed(0)
+    model = WaveRNN(cell, hidden_size=6, num_layers=1, predict_delta=True, normalize_amplitude=normalize)
+    values = torch.randn(4, 8, 1)
+
+    def stepped():
+        outputs, state = model(values)
+        prediction, predictions = outputs[:, -1], []
+        for _ in range(12):
+            prediction, state = model.step(prediction, state)
+            predictions.append(prediction)
+        return torch.cat(predictions, dim=1)
+
+    def rolled():
+        outputs, state = model(values)
+        return model.rollout(outputs[:, -1], state, 12)
+
+    results = []
+    for run in (stepped, rolled):
+        model.zero_grad()
+        predictions = run()
+        predictions.pow(2).mean().backward()
+        results.append((predictions.detach(), [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(results[1][0], results[0][0])
+    for rolled_grad, stepped_grad in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(rolled_grad, stepped_grad)
 
 
 def test_temperature_zero_is_greedy():

@@ -133,12 +133,8 @@ class WaveTask:
         rollout = rollout_length(step, self.config)
         values = make_waves(self.config["batch_size"], teacher + rollout + 1, self.generator, self.device).values
         outputs, state = model(values[:, :teacher, None])
-        prediction = outputs[:, -1]
-        predictions = [outputs[..., 0]]
-        for _ in range(rollout):
-            prediction, state = model.step(prediction, state)
-            predictions.append(prediction)
-        return torch.nn.functional.mse_loss(torch.cat(predictions, dim=1), values[:, 1:])
+        predictions = torch.cat([outputs[..., 0], model.rollout(outputs[:, -1], state, rollout)], dim=1)
+        return torch.nn.functional.mse_loss(predictions, values[:, 1:])
 
     def teacher_forcing_loss(self, model, step):
         length = self.config["sequence_length"]

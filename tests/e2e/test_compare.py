@@ -27,7 +27,10 @@ def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
     assert found["wider-text"]["params"]["hidden_size"] == 12
     assert found["wider-wave"]["params"]["wavernn"]["hidden_size"] == 6
     assert found["wider-text"]["metrics"]["metrics/charrnn.json"]["val_loss"] != pytest.approx(baseline["val_loss"])
-    assert found["wider-wave"]["metrics"]["metrics/wave.json"]["mse_mean"] > 0
+    baseline_wave = json.loads((repo / "metrics/wave.json").read_text())
+    wider_wave = found["wider-wave"]["metrics"]["metrics/wave.json"]["mse_mean"]
+    assert math.isfinite(wider_wave) and wider_wave != baseline_wave["mse_mean"]
+    assert found["wider-text"]["metrics"]["metrics/wave.json"]["mse_mean"] == baseline_wave["mse_mean"]  # not rerun
 
 
 def test_a_queued_sweep_runs_every_point_one_thread_per_worker(repo):
