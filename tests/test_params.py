@@ -1,3 +1,4 @@
+import copy
 from pathlib import Path
 
 import pytest
@@ -149,10 +150,11 @@ def bad_values(spec):
 
 @pytest.mark.parametrize("key, spec", list(leaf_keys(params.SCHEMA)))
 def test_every_key_refuses_bad_values_with_a_message_naming_it(tmp_path, key, spec):
-    yaml = YAML()
+    yaml = YAML(typ="safe", pure=True)
     stage = next(name for name, keys in params.STAGE_PARAMS.items() if key.split(".")[0] in keys)
+    committed = yaml.load(committed_params())
     for value in bad_values(spec):
-        data = yaml.load(committed_params())
+        data = copy.deepcopy(committed)
         *sections, leaf = key.split(".")
         node = data
         for section in sections:

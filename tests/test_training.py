@@ -12,6 +12,7 @@ import pytest
 
 from conftest import python_stage, update_params
 from stages.lib import training
+from stages.lib.cli import UserError
 
 TIMING = {"train_seconds", "chars_per_s", "waves_per_s"}
 STAGES = {
@@ -82,7 +83,7 @@ def kill_after_first_checkpoint(cmd, cwd, resume_file, timeout=120):
     return process.wait()
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", ["train_wavernn"])  # train_charrnn: through dvc repro in tests/e2e/test_pipeline.py
 def test_resume_after_sigkill_matches_an_unbroken_run(project, stage):
     section = STAGES[stage][0]
     prepare(project, stage)
@@ -100,11 +101,17 @@ def test_resume_after_sigkill_matches_an_unbroken_run(project, stage):
     assert not resume_file.exists()
 
 
-def test_stale_checkpoint_of_other_params_is_not_resumed(project):
+def interrupted_char_training(project):
+    """Kill a 400-step char-RNN training after its first checkpoint; return the resume file."""
     prepare(project, "train_charrnn")
     update_params(project, {"charrnn.steps": 400, "charrnn.checkpoint_every": 40})
     resume_file = project / "data/resume/charrnn.pt"
     kill_after_first_checkpoint([sys.executable, "-m", "stages.train_charrnn"], project, resume_file)
+    return resume_file
+
+
+def test_stale_checkpoint_of_other_params_is_not_resumed(project):
+    resume_file = interrupted_char_training(project)
     update_params(project, {"charrnn.steps": 60, "charrnn.lr": 0.002})
     rerun = python_stage("train_charrnn", project)
     assert "resuming" not in rerun.stderr
@@ -138,12 +145,18 @@ def test_a_corrupt_resume_file_is_ignored_with_a_warning(project):
 
 
 def test_a_checkpoint_of_other_code_is_not_resumed(project):
-    prepare(project, "train_charrnn")
-    update_params(project, {"charrnn.steps": 400, "charrnn.checkpoint_every": 40})
-    resume_file = project / "data/resume/charrnn.pt"
-    kill_after_first_checkpoint([sys.executable, "-m", "stages.train_charrnn"], project, resume_file)
+    assert interrupted_char_training(project).exists()
     trainer = project / "stages/lib/training.py"
     trainer.write_text(trainer.read_text() + "\n# an edit after the kill\n")
     rerun = python_stage("train_charrnn", project)
     assert "resuming" not in rerun.stderr
     assert "other parameters, data or code" in rerun.stderr
+
+
+def test_non_finite_weights_are_refused_before_a_checkpoint():
+    model = training.torch.nn.Linear(2, 1)
+    training.check_finite(model, 10, "wavernn")  # finite: no error
+    with training.torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    with pytest.raises(UserError, match="weights became NaN or infinite by step 10; lower the learning rate \\('wavernn.lr'\\)"):
+        training.check_finite(model, 10, "wavernn")

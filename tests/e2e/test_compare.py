@@ -17,6 +17,7 @@ DATA_STAGES = ("download", "vocab", "ngram")
 
 def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
     baseline = json.loads((repo / "metrics/charrnn.json").read_text())
+    baseline_wave = json.loads((repo / "metrics/wave.json").read_text())
     result = run(["dvc", "exp", "run", "-n", "wider-text", "-S", "hidden_size=12"], repo)
     assert stages_run(result.stdout) == {*TEXT_STAGES, "plot"}
 
@@ -27,7 +28,6 @@ def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
     assert found["wider-text"]["params"]["hidden_size"] == 12
     assert found["wider-wave"]["params"]["wavernn"]["hidden_size"] == 6
     assert found["wider-text"]["metrics"]["metrics/charrnn.json"]["val_loss"] != pytest.approx(baseline["val_loss"])
-    baseline_wave = json.loads((repo / "metrics/wave.json").read_text())
     wider_wave = found["wider-wave"]["metrics"]["metrics/wave.json"]["mse_mean"]
     assert math.isfinite(wider_wave) and wider_wave != baseline_wave["mse_mean"]
     assert found["wider-text"]["metrics"]["metrics/wave.json"]["mse_mean"] == baseline_wave["mse_mean"]  # not rerun
