@@ -39,6 +39,7 @@ TRANSFORMER_TRAINER = {
     "lr_schedule": "cosine",
     "warmup_steps": 100,
     "min_lr_fraction": 0.1,
+    "adam_beta2": 0.999,
     "weight_decay": 0.0,
     "clip": 1.0,
     "log_every": 50,

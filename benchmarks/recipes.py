@@ -10,6 +10,7 @@ whole val split. Nothing is checkpointed and no pipeline output is touched. This
 recipe tables in the issues' notes were measured.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -66,6 +67,41 @@ def run_char(config, section):
     _, speed = train(model, task, section, "charrnn", section["batch_size"] * section["seq_len"])
     val_loss = float(streams.stream_nll(model, val, device).mean())
     return {**speed, "val_loss": val_loss, "val_bpc": text.nats_to_bits(val_loss)}
+
+
+def parse_value(text):
+    """A --set value as JSON when it parses (numbers, true/false), else the string itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def seeds_parser(description, section):
+    """The argument parser of the *_seeds benchmarks: --seeds, and --set for keys of `section`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=f"override a {section} key")
+    return parser
+
+
+def seeds_and_overrides(args):
+    """The seeds (ints) and the --set overrides ({key: value}) of a seeds_parser's arguments."""
+    overrides = dict(item.split("=", 1) for item in args.set)
+    return [int(seed) for seed in args.seeds.split(",")], {key: parse_value(value) for key, value in overrides.items()}
+
+
+def over_seeds(task, seeds, overrides, header, row_line):
+    """Train `task` ("wave" or "char") once per seed with `overrides`, printing `header` and then
+    `row_line(seed, result)` as each finishes; return the results."""
+    train_and_score = run_wave if task == "wave" else run_char
+    print(header)
+    results = []
+    for seed in seeds:
+        config, section = configure(task, {**overrides, "seed": seed})
+        results.append(train_and_score(config, section))
+        print(row_line(seed, results[-1]), flush=True)
+    return results
 
 
 def main():

@@ -4,6 +4,7 @@ import logging
 import time
 
 import pandas as pd
+import torch
 
 from stages.lib import cli, io, params, training, waves
 from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, load_model
@@ -37,6 +38,11 @@ def main():
     began = time.perf_counter()
     mse, predictions = waves.protocol_mse(model, validation, config["warmup"])
     seconds = time.perf_counter() - began
+    diverged = int((~torch.isfinite(mse)).sum())
+    if diverged:
+        raise training.non_finite_error(
+            f"the wave model's free-running predictions became NaN or infinite on {diverged} of {len(mse)} waves", "wavernn"
+        )
     metrics = waves.summary(mse, waves.zero_predictor_mse(validation, config["warmup"]))
     io.write_json(METRICS, {**metrics, "eval_seconds": round(seconds, 3)})
     table = pd.DataFrame(

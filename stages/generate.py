@@ -37,6 +37,11 @@ def sample_rnn(model, prime, config):
     logits, state = model(torch.as_tensor(prime, dtype=torch.long, device=device)[None, :])
     drawn = []
     for _ in range(config["length"]):
+        if not torch.isfinite(logits[0, -1]).all():
+            raise cli.UserError(
+                f"the char-RNN's outputs became NaN or infinite after {len(drawn)} sampled characters: its training "
+                "diverged; lower the learning rate ('charrnn.lr') and rerun train_charrnn"
+            )
         index = sample_next(logits[0, -1].cpu(), config["temperature"], config["top_k"], generator)
         drawn.append(index)
         logits, state = model(torch.tensor([[index]], device=device), state)

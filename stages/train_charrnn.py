@@ -2,6 +2,7 @@
 
 import logging
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -37,6 +38,8 @@ def main():
     )
     val_nll = streams.stream_nll(model, val, device)
     val_loss = float(val_nll.mean())
+    if not np.isfinite(val_nll).all():
+        raise training.non_finite_error(f"the val loss became {val_loss} (training diverged)", "charrnn")
     history[-1]["val_loss_full"] = val_loss  # the whole split, apart from the monitor slice's val_loss
     recent = [row["train_loss"] for row in history[-section["log_every"] :]]
     io.write_npy(text.CHARRNN_VAL_NLL_FILE, val_nll)

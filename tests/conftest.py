@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,15 @@ TINY_TEXT = (
 
 
 class Route:
-    """Canned answers for one path: (status, body, truncate[, headers]) served in turn, the last repeating."""
+    """Canned answers for one path: (status, body, truncate[, headers]) served in turn, the last repeating.
 
-    def __init__(self, *answers):
+    `seconds_per_kib` > 0 sends bodies slowly, a KiB at a time.
+    """
+
+    def __init__(self, *answers, seconds_per_kib=0.0):
         self.answers = list(answers)
         self.hits = 0
+        self.seconds_per_kib = seconds_per_kib
 
     def next(self):
         answer = self.answers[min(self.hits, len(self.answers) - 1)]
@@ -52,7 +57,15 @@ class Server:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if truncate else body)
+                sent = body[: len(body) // 2] if truncate else body
+                pace = route.seconds_per_kib if route else 0.0
+                chunk = 1024 if pace else max(1, len(sent))
+                try:
+                    for start in range(0, len(sent), chunk):
+                        time.sleep(pace)
+                        self.wfile.write(sent[start : start + chunk])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a test killed it)
                 if truncate:
                     self.close_connection = True
 
@@ -176,7 +189,8 @@ def python_stage(name, cwd, check=True):
 def reproduced(tmp_path_factory):
     """The tiny project after `dvc repro`, its git-tracked outputs committed on main (shared: copy it)."""
     repo = make_project(tmp_path_factory.mktemp("reproduced") / "repo")
-    run(["dvc", "repro"], repo)
+    result = run(["dvc", "repro"], repo)
+    (repo.parent / "repro.out").write_text(result.stdout)  # what `dvc repro` printed, beside the repo
     commit(repo, "reproduced")
     return repo
 
@@ -185,6 +199,18 @@ def reproduced(tmp_path_factory):
 def repo(reproduced, tmp_path):
     """A private copy of the reproduced project (git history, DVC cache and run-cache included)."""
     return shutil.copytree(reproduced, tmp_path / "repo", symlinks=True)
+
+
+def snapshot(repo):
+    """The bytes of every pipeline output: git-tracked files (metrics, plots, samples) and DVC-cached data."""
+    files = [p for folder in ("metrics", "plots", "samples", "data") for p in sorted((repo / folder).rglob("*")) if p.is_file()]
+    return {str(p.relative_to(repo)): p.read_bytes() for p in files if ".gitignore" not in p.name}
+
+
+def reset(repo):
+    """Back to the committed workspace, as a user would: git and DVC both."""
+    run(["git", "reset", "-q", "--hard"], repo)
+    run(["dvc", "checkout", "-f"], repo)
 
 
 def stages_run(output):

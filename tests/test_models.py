@@ -1,5 +1,7 @@
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stages.lib.models import RECURRENT, CharRNN, GRUFreeRun, WaveRNN, sample_next
 from stages.lib.params import CELLS
@@ -140,3 +142,18 @@ def test_high_temperature_draws_widely():
     generator = torch.Generator().manual_seed(0)
     drawn = [sample_next(logits, 100.0, 0, generator) for _ in range(400)]
     assert set(drawn) == {0, 1, 2, 3}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    logits=st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=50),
+    temperature=st.floats(min_value=0.0, max_value=100.0, allow_subnormal=True),
+    top_k=st.integers(0, 60),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_temperature_the_params_allow_draws_a_valid_index(logits, temperature, top_k, seed):
+    logits = torch.tensor(logits)
+    index = sample_next(logits, temperature, top_k, torch.Generator().manual_seed(seed))
+    assert 0 <= index < len(logits)
+    if temperature < 1e-300 or top_k == 1:  # a vanishing temperature is greedy (up to ties)
+        assert logits[index] == logits.max()

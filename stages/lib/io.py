@@ -1,6 +1,11 @@
-"""Atomic writes: every output goes to a temporary file beside its target, then is renamed."""
+"""Atomic writes: every output goes to a temporary file beside its target, then is renamed.
+
+A process killed between the two leaves its temporary file behind; the next write of the same
+target removes it, so a rerun of the stage (DVC reruns a stage that did not finish) leaves none.
+"""
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -18,6 +23,18 @@ def default_file_mode():
     return 0o666 & ~umask
 
 
+def temporary_prefix_suffix(target):
+    """The prefix and suffix of `target`'s temporary files: `.NAME.<random>.tmp` beside it."""
+    return f".{target.name}.", ".tmp"
+
+
+def remove_stale_temporaries(target):
+    """Delete temporary files of `target` that a killed writer left (one writer per target: DVC's lock)."""
+    prefix, suffix = temporary_prefix_suffix(target)
+    for stale in target.parent.glob(f"{glob.escape(prefix)}*{suffix}"):
+        stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(target):
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
@@ -26,7 +43,9 @@ def atomic_path(target):
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    prefix, suffix = temporary_prefix_suffix(target)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:

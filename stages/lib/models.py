@@ -237,7 +237,8 @@ def sample_next(logits, temperature, top_k, generator):
     """Draw an index from `logits` [vocab] softened by `temperature` (0 = greedy), among the `top_k` best (0 = all)."""
     if temperature == 0:
         return int(torch.argmax(logits))
-    logits = logits.double() / temperature
+    logits = logits.double()
+    logits = (logits - logits.max()) / temperature  # <= 0: no overflow, however small the temperature
     if 0 < top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))

@@ -161,4 +161,5 @@ def fit_mix_weight(rnn_logprob, ngram_logprob, iterations=200):
 
 def mixed_nll(rnn_logprob, ngram_logprob, weight):
     """Mean negative log-likelihood of the interpolation w p_rnn + (1 - w) p_ngram."""
-    return float(-np.logaddexp(np.log(weight) + rnn_logprob, np.log1p(-weight) + ngram_logprob).mean())
+    with np.errstate(divide="ignore"):  # a weight of 0 or 1 gives log 0 = -inf for that side, as it should
+        return float(-np.logaddexp(np.log(weight) + rnn_logprob, np.log1p(-weight) + ngram_logprob).mean())

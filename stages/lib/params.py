@@ -85,6 +85,7 @@ TRAINER = {
     "lr_schedule": Spec(str, choices=("cosine", "constant")),
     "warmup_steps": STEP_COUNT,
     "min_lr_fraction": PROBABILITY,
+    "adam_beta2": Spec(float, low=0.0, high=0.99999),
     "weight_decay": Spec(float, low=0.0),
     "clip": POSITIVE,
     "log_every": STEPS,

@@ -126,10 +126,7 @@ def load_resume(path, expected_fingerprint):
 def check_finite(model, step, section):
     """Raise the non-finite error unless every weight of `model` is finite (never checkpoint NaN)."""
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        raise UserError(
-            f"weights became NaN or infinite by step {step}; "
-            f"lower the learning rate ('{section}.lr') or use shorter windows/rollouts"
-        )
+        raise non_finite_error(f"weights became NaN or infinite by step {step}", section)
 
 
 def rng_state():
@@ -144,12 +141,9 @@ def set_rng_state(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def non_finite_error(step, value, section):
-    """The message for a loss that became NaN or infinite."""
-    return UserError(
-        f"training loss became {value} at step {step}; "
-        f"lower the learning rate ('{section}.lr') or use shorter windows/rollouts"
-    )
+def non_finite_error(what, section):
+    """The error for a loss or weights that became NaN or infinite: `what` happened, and the remedy."""
+    return UserError(f"{what}; lower the learning rate ('{section}.lr') or use shorter windows/rollouts")
 
 
 def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per_step, unit="char"):
@@ -161,7 +155,9 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
     and ends exactly as an unbroken run would. The file is removed once training completes.
     """
     steps = config["steps"]
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config["lr"], betas=(0.9, config["adam_beta2"]), weight_decay=config["weight_decay"]
+    )
     start, history = 0, []
     resume = load_resume(resume_path, run_fingerprint)
     if resume:
@@ -179,7 +175,7 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
         values = torch.stack([loss for _, _, loss in pending]).tolist() if pending else []
         for (step, lr, _), value in zip(pending, values):
             if not math.isfinite(value):
-                raise non_finite_error(step, value, section)
+                raise non_finite_error(f"training loss became {value} at step {step}", section)
             history.append({"step": step, "train_loss": value, "lr": lr})
         pending.clear()
 

@@ -8,14 +8,14 @@ import time
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import commit, experiments, run, stages_run, update_params
+from conftest import commit, experiments, reset, run, snapshot, stages_restored, stages_run, update_params
 
 TEXT_STAGES = ("train_charrnn", "generate", "mix")
 WAVE_STAGES = ("train_wavernn", "evaluate_wave")
 DATA_STAGES = ("download", "vocab", "ngram")
 
 
-def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
+def test_set_reruns_only_the_stages_that_read_it_and_an_identical_run_is_restored(repo):
     baseline = json.loads((repo / "metrics/charrnn.json").read_text())
     baseline_wave = json.loads((repo / "metrics/wave.json").read_text())
     result = run(["dvc", "exp", "run", "-n", "wider-text", "-S", "hidden_size=12"], repo)
@@ -31,6 +31,16 @@ def test_set_hidden_size_reruns_only_the_stages_that_read_it(repo):
     wider_wave = found["wider-wave"]["metrics"]["metrics/wave.json"]["mse_mean"]
     assert math.isfinite(wider_wave) and wider_wave != baseline_wave["mse_mean"]
     assert found["wider-text"]["metrics"]["metrics/wave.json"]["mse_mean"] == baseline_wave["mse_mean"]  # not rerun
+
+    # The same experiment again, from the committed workspace: DVC's run-cache restores it.
+    outputs = snapshot(repo)
+    assert found["wider-wave"]["params"]["hidden_size"] == 12  # -S changes add up in the workspace
+    reset(repo)
+    assert snapshot(repo) != outputs
+    again = run(["dvc", "exp", "run", "-S", "hidden_size=12", "-S", "wavernn.hidden_size=6"], repo)
+    assert stages_restored(again.stdout) == {"train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
+    assert stages_run(again.stdout) == {"generate"}  # no training: seeded sampling, seconds
+    assert snapshot(repo) == outputs
 
 
 def test_a_queued_sweep_runs_every_point_one_thread_per_worker(repo):

@@ -6,7 +6,7 @@ import shutil
 import sys
 
 import pytest
-from conftest import commit, experiments, run, stages_restored, stages_run
+from conftest import commit, experiments, reset, run, stages_restored, stages_run
 
 
 @pytest.fixture
@@ -29,34 +29,31 @@ def machines(reproduced, tmp_path):
     return a, b
 
 
-def test_an_experiment_travels_with_exp_push_and_exp_pull(machines):
-    a, b = machines
-    run(["dvc", "exp", "run", "-n", "from-a", "-S", "hidden_size=12"], a)
-    run(["dvc", "exp", "push", "origin", "from-a"], a)
-
-    run(["dvc", "exp", "pull", "origin", "from-a"], b)
-    found = experiments(b)["from-a"]
-    assert found["params"]["hidden_size"] == 12
-    assert found["metrics"]["metrics/charrnn.json"] == experiments(a)["from-a"]["metrics"]["metrics/charrnn.json"]
-
-    run(["dvc", "exp", "apply", "from-a"], b)
-    run(["dvc", "pull"], b)
-    assert (b / "data/charrnn.pt").read_bytes() == (a / "data/charrnn.pt").read_bytes()
-    assert "up to date" in run(["dvc", "status"], b).stdout
-
-
-def test_the_run_cache_saves_machine_b_the_training(machines):
+def test_experiments_and_the_run_cache_travel_between_machines(machines):
     a, b = machines
     change = ["-S", "hidden_size=10", "-S", "wavernn.hidden_size=6"]
-    trained = run(["dvc", "exp", "run", *change], a)
+    trained = run(["dvc", "exp", "run", "-n", "from-a", *change], a)
     assert {"train_charrnn", "train_wavernn"} <= stages_run(trained.stdout)
+    run(["dvc", "exp", "push", "origin", "from-a"], a)
     # `dvc push --run-cache` plus the git-tracked outputs its entries name (DVC 3 omits those)
     pushed = run([sys.executable, "-m", "stages.lib.run_cache", "push"], a, env=dict(os.environ, PYTHONPATH=str(a)))
     assert "run-cache entries;" in pushed.stderr
 
+    # B runs the same experiment: A's run-cache restores every stage, nothing trains.
     run(["dvc", "pull", "--run-cache"], b)  # the entries; `--pull` fetches the outputs they name
     restored = run(["dvc", "exp", "run", "--pull", *change], b)
     assert stages_restored(restored.stdout) == {"train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
     assert stages_run(restored.stdout) == {"generate"}  # seeded sampling, no training
     for output in ("metrics/charrnn.json", "metrics/wave.json", "plots/charrnn_train.csv", "data/wavernn.pt", "samples/charrnn.txt"):
         assert (b / output).read_bytes() == (a / output).read_bytes(), output
+
+    # B sees A's experiment itself, with its params and metrics, and applies it.
+    run(["dvc", "exp", "pull", "origin", "from-a"], b)
+    found = experiments(b)["from-a"]
+    assert found["params"]["hidden_size"] == 10
+    assert found["metrics"]["metrics/charrnn.json"] == experiments(a)["from-a"]["metrics"]["metrics/charrnn.json"]
+    reset(b)
+    run(["dvc", "exp", "apply", "from-a"], b)
+    run(["dvc", "pull"], b)
+    assert (b / "data/charrnn.pt").read_bytes() == (a / "data/charrnn.pt").read_bytes()
+    assert "up to date" in run(["dvc", "status"], b).stdout

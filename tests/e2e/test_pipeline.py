@@ -1,20 +1,23 @@
 """The real pipeline, run by DVC in a temporary git repo with tiny parameters."""
 
 import json
+import os
 import signal
+import sys
 
 import numpy as np
 import pandas as pd
 
-from conftest import python_stage, run, update_params
+from conftest import ROOT, python_stage, run, update_params
 from stages.lib import ngram
 from test_training import kill_after_first_checkpoint, results
 
 
-def test_dvc_repro_runs_the_pipeline(project):
-    result = run(["dvc", "repro"], project)
+def test_dvc_repro_runs_the_pipeline(reproduced):
+    project = reproduced
+    printed = (reproduced.parent / "repro.out").read_text()
     for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"):
-        assert f"Running stage '{stage}'" in result.stdout
+        assert f"Running stage '{stage}'" in printed
     ngram_metrics = json.loads((project / "metrics/ngram.json").read_text())
     assert set(ngram_metrics) >= {"val_loss", "val_bpc", "best_order", "best_val_bpc", "per_order"}
     assert ngram_metrics["per_order"]["3"]["val_loss"] < ngram_metrics["per_order"]["1"]["val_loss"]
@@ -85,3 +88,25 @@ def test_dvc_repro_resumes_a_killed_training(project):
     rerun = run(["dvc", "repro", "train_charrnn"], project)
     assert "resuming from data/resume/charrnn.pt" in rerun.stderr + rerun.stdout
     assert results(project, "train_charrnn") == unbroken
+
+
+def test_stage_and_benchmark_scripts_also_run_by_path(project):
+    # requirements.txt installs the checkout in editable mode, so `stages` imports from anywhere
+    for script in ("stages/download.py", "stages/vocab.py"):
+        result = run([sys.executable, script], project)
+        assert "Traceback" not in result.stderr
+    assert json.loads((project / "data/vocab.json").read_text())["unknown_index"] == 0
+    usage = run([sys.executable, str(ROOT / "benchmarks/char_seeds.py"), "--help"], project)
+    assert usage.stdout.startswith("usage:")
+
+
+def test_char_seeds_retrains_the_stage_model_and_reports_the_spread(repo):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # benchmarks/ is not part of the tiny project
+    result = run([sys.executable, "-m", "benchmarks.char_seeds", "--seeds", "0,1"], repo, env=env)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["seeds"] == [0, 1]
+    stage_loss = json.loads((repo / "metrics/charrnn.json").read_text())["val_loss"]
+    assert summary["val_loss"][0] == stage_loss  # seed 0 is the stage's own run, to the last digit
+    assert summary["val_loss"][1] != stage_loss
+    assert summary["mean"] == round(float(np.mean(summary["val_loss"])), 5)
+    assert summary["std"] == round(float(np.std(summary["val_loss"], ddof=1)), 5)

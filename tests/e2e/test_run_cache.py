@@ -1,42 +1,15 @@
-"""DVC's run-cache and dependencies, end to end on the tiny project: an identical experiment, a
-failed stage after a typo, and an edited local corpus."""
+"""DVC's run-cache and dependencies, end to end on the tiny project: a failed stage after a typo
+and an edited local corpus (an identical experiment: tests/e2e/test_compare.py)."""
 
-from conftest import commit, run, stages_restored, stages_run, update_params
+from conftest import commit, run, snapshot, stages_restored, stages_run, update_params
 
 # Every stage but `generate`, whose samples are plain git-tracked outputs (see README, "Run-cache").
 RUN_CACHED = {"download", "vocab", "ngram", "train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
-GIT_TRACKED = ["metrics", "plots", "samples"]
-
-
-def snapshot(repo):
-    """The bytes of every pipeline output: git-tracked files and DVC-cached data."""
-    files = [p for folder in (*GIT_TRACKED, "data") for p in sorted((repo / folder).rglob("*")) if p.is_file()]
-    return {str(p.relative_to(repo)): p.read_bytes() for p in files if ".gitignore" not in p.name}
-
-
-def reset(repo):
-    """Back to the committed workspace, as a user would: git and DVC both."""
-    run(["git", "reset", "-q", "--hard"], repo)
-    run(["dvc", "checkout", "-f"], repo)
 
 
 def test_every_stage_but_generate_saves_a_run_cache_entry(repo):
     entries = [p for p in (repo / ".dvc/cache/runs").rglob("*") if p.is_file()]
     assert len(entries) == len(RUN_CACHED)
-
-
-def test_an_identical_experiment_is_restored_from_the_run_cache(repo):
-    change = ["-S", "hidden_size=12", "-S", "wavernn.hidden_size=6"]
-    first = run(["dvc", "exp", "run", *change], repo)
-    assert stages_run(first.stdout) == {"train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"}
-    outputs = snapshot(repo)
-    reset(repo)
-    assert snapshot(repo) != outputs
-
-    again = run(["dvc", "exp", "run", *change], repo)
-    assert stages_restored(again.stdout) == {"train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
-    assert stages_run(again.stdout) == {"generate"}  # no training: seeded sampling, seconds
-    assert snapshot(repo) == outputs
 
 
 def test_a_typo_then_its_fix_restores_the_earlier_outputs(repo):

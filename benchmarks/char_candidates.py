@@ -1,0 +1,89 @@
+"""Char-RNN training recipes at an equal CPU budget, side by side in one run.
+
+    python -m benchmarks.char_candidates                      # every row, about 10 minutes each
+    python -m benchmarks.char_candidates --rows before,now    # the old default against params.yaml
+
+Each row is the train_charrnn stage's code path (benchmarks.recipes) with a few charrnn keys
+changed, scored on the whole val split. `before` is the default as it was before issue 15,
+spelled out here so that the row keeps its meaning whatever params.yaml says; `now` is
+params.yaml as it stands; the other rows change `before` in one or two ways. Rows that keep
+the batch shape train `before`'s 3000 steps, so their time per step is the same; a row with
+another batch size trains the steps that fit in `before`'s time, from a paired calibration
+of both shapes. Prints a table, then one JSON object on the last line.
+"""
+
+import argparse
+import json
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from benchmarks import recipes  # noqa: E402
+from stages.lib import text  # noqa: E402
+
+CALIBRATION_STEPS = 30
+BEFORE = {
+    "steps": 3000, "batch_size": 64, "seq_len": 64, "lr": 0.003, "warmup_steps": 50,
+    "min_lr_fraction": 0.05, "adam_beta2": 0.999, "dropout": 0.0, "weight_decay": 0.0,
+}
+ROWS = {
+    "before": {},
+    "now": None,  # params.yaml unchanged
+    "beta2": {"adam_beta2": 0.99},
+    "beta2_peak": {"adam_beta2": 0.99, "lr": 0.005, "warmup_steps": 20},
+    "beta2_dropout": {"adam_beta2": 0.99, "dropout": 0.1},
+    "batch128": {"batch_size": 128, "lr": 0.0042},
+}
+SHAPE_KEYS = ("batch_size", "seq_len")
+
+
+def overrides_for(name, threads):
+    """The recipes.configure overrides of a row."""
+    pinned = {"threads": threads, "device": "cpu"}
+    if ROWS[name] is None:
+        return pinned
+    return {**BEFORE, **ROWS[name], **pinned}
+
+
+def seconds_per_step(overrides):
+    """Mean training seconds per step over a short run of this recipe."""
+    config, section = recipes.configure("char", {**overrides, "steps": CALIBRATION_STEPS})
+    _, model, task, _ = recipes.char_setup(config, section)
+    _, speed = recipes.train(model, task, section, "charrnn", 1)
+    return speed["train_seconds"] / CALIBRATION_STEPS
+
+
+def equal_time_steps(overrides, threads):
+    """`before`'s steps, scaled by the time per step of `before` over this row's when the batch shape differs."""
+    if all(overrides.get(key, BEFORE[key]) == BEFORE[key] for key in SHAPE_KEYS):
+        return overrides.get("steps", BEFORE["steps"])
+    before = overrides_for("before", threads)
+    ratio = seconds_per_step(before) / seconds_per_step(overrides)
+    return max(1, round(BEFORE["steps"] * ratio))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"a comma-separated subset of {','.join(ROWS)}")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for every row")
+    args = parser.parse_args()
+    names = args.rows.split(",")
+    unknown = sorted(set(names) - set(ROWS))
+    if unknown:
+        parser.error(f"unknown rows {unknown}; choose from {','.join(ROWS)}")
+    results = []
+    print(f"{'row':<14} {'steps':>6} {'train s':>8} {'chars/s':>9} {'val nats':>8} {'bpc':>6}", flush=True)
+    for name in names:
+        overrides = overrides_for(name, args.threads)
+        if ROWS[name] is not None:
+            overrides["steps"] = equal_time_steps(overrides, args.threads)
+        config, section = recipes.configure("char", overrides)
+        result = recipes.run_char(config, section)
+        results.append({"row": name, "changes": ROWS[name], "steps": section["steps"], **result})
+        print(f"{name:<14} {section['steps']:>6} {result['train_seconds']:>8.1f} {result['chars_per_s']:>9,.0f} "
+              f"{result['val_loss']:>8.4f} {text.nats_to_bits(result['val_loss']):>6.3f}", flush=True)
+    print(json.dumps({"threads": args.threads, "rows": results}))
+
+
+if __name__ == "__main__":
+    main()

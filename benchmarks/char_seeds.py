@@ -1,0 +1,43 @@
+"""The default char-RNN on several seeds: val loss on the whole val split and training time of each.
+
+    python -m benchmarks.char_seeds [--seeds 0,1,2] [--set key=value ...]
+
+Trains the char-RNN of params.yaml (the `charrnn` section, `--set` overriding its keys; `cell`,
+`hidden_size` and `num_layers` are the top-level ones) once per seed through the code the
+`train_charrnn` stage runs (benchmarks.recipes.run_char: training.fit on
+streams.TextStreamTask), one after the other on the section's threads, and scores each on the
+whole val split. Only `seed` changes between the runs: the model's initialisation and the
+streams' random offsets. Needs the `vocab` stage's outputs (`dvc repro vocab`). Prints a table,
+then one JSON object on the last line.
+"""
+
+import json
+import statistics
+
+from benchmarks import recipes
+
+
+def main():
+    args = recipes.seeds_parser(__doc__.splitlines()[0], "charrnn").parse_args()
+    seeds, overrides = recipes.seeds_and_overrides(args)
+    rows = recipes.over_seeds(
+        "char", seeds, overrides,
+        f"{'seed':>4} {'val nats/char':>13} {'bits/char':>9} {'train_s':>8} {'chars/s':>8}",
+        lambda seed, r: f"{seed:>4} {r['val_loss']:13.5f} {r['val_bpc']:9.4f} {r['train_seconds']:8.1f} {r['chars_per_s']:8,.0f}",
+    )
+    losses = [round(row["val_loss"], 5) for row in rows]
+    mean = statistics.fmean(losses)
+    std = statistics.stdev(losses) if len(losses) > 1 else 0.0
+    print(f"mean {mean:.5f} nats/char, std {std:.5f} (sample, n={len(losses)})")
+    print(json.dumps({
+        "seeds": seeds,
+        "overrides": overrides,
+        "val_loss": losses,
+        "mean": round(mean, 5),
+        "std": round(std, 5),
+        "train_seconds": [row["train_seconds"] for row in rows],
+    }))
+
+
+if __name__ == "__main__":
+    main()
