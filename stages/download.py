@@ -11,8 +11,9 @@ OUTPUT = "data/raw/corpus.txt"
 
 def main():
     config = params.load("download")["corpus"]
-    text = corpus.load(config)
-    io.write_text(OUTPUT, text)
+    with io.atomic_path(OUTPUT) as temporary:  # a download's body goes here first: a kill leaves nothing elsewhere
+        text = corpus.load(config, scratch=temporary)
+        temporary.write_text(text, encoding="utf-8")
     log.info("wrote %s: %d characters, %d distinct", OUTPUT, len(text), len(set(text)))
 
 

@@ -1,4 +1,5 @@
 import hashlib
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,8 @@ def quick_retries(monkeypatch):
 
 def fetch(server, path, sha256=""):
     """The download path the stage uses."""
-    data = corpus.download(server.url(path))
+    with tempfile.TemporaryDirectory() as folder:
+        data = corpus.download(server.url(path), Path(folder) / "body")
     corpus.verify_sha256(data, sha256, server.url(path))
     return corpus.decode_text(data, path)
 
@@ -212,11 +214,11 @@ def test_legacy_gutenberg_markers_are_stripped():
     assert corpus.strip_gutenberg(older) == "Body.\n"
 
 
-def test_an_html_page_served_with_200_is_refused_naming_the_url(http_server):
+def test_an_html_page_served_with_200_is_refused_naming_the_url(http_server, tmp_path):
     page = b"<!DOCTYPE html>\n<html><head><title>Just a moment...</title></head><body>robot check</body></html>"
     http_server.routes["/book.txt"] = Route((200, page, False))
     with pytest.raises(UserError, match=r"http://127\.0\.0\.1:\d+/book\.txt: looks like an HTML page"):
-        corpus.decode_text(corpus.download(http_server.url("/book.txt")), http_server.url("/book.txt"))
+        corpus.decode_text(corpus.download(http_server.url("/book.txt"), tmp_path / "body"), http_server.url("/book.txt"))
 
 
 def test_text_that_mentions_html_is_accepted():
@@ -248,6 +250,6 @@ def test_retry_after_is_capped_at_the_longest_back_off(http_server):
 def test_a_checksum_given_for_the_default_corpus_is_checked():
     text = corpus.shakespeare_text()
     pinned = {"path": "", "url": "", "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-    assert corpus.load(pinned) == text
+    assert corpus.load(pinned, scratch=None) == text  # the default corpus downloads nothing
     with pytest.raises(UserError, match="corpus.sha256: checksum mismatch for the default corpus"):
-        corpus.load({**pinned, "sha256": "0" * 64})
+        corpus.load({**pinned, "sha256": "0" * 64}, scratch=None)

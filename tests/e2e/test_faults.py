@@ -70,11 +70,11 @@ def output_hashes(repo):
 
 
 def temporary_files(repo):
-    """Files and folders under `repo` (its .git and .dvc aside) that look like a writer's leftovers."""
+    """Files under `repo` (its .git and .dvc aside) that look like a writer's leftovers."""
     found = []
     for folder, subfolders, files in os.walk(repo):
         subfolders[:] = [name for name in subfolders if name not in (".git", ".dvc")]
-        found += [os.path.join(folder, name) for name in files + subfolders if name.endswith(".tmp") or "rnnlab-download" in name]
+        found += [os.path.join(folder, name) for name in files if name.endswith(".tmp")]
     return found
 
 
