@@ -45,20 +45,12 @@ def overrides_for(name, threads):
     return {**BEFORE, **ROWS[name], **pinned}
 
 
-def seconds_per_step(overrides):
-    """Mean training seconds per step over a short run of this recipe."""
-    config, section = recipes.configure("char", {**overrides, "steps": CALIBRATION_STEPS})
-    _, model, task, _ = recipes.char_setup(config, section)
-    _, speed = recipes.train(model, task, section, "charrnn", 1)
-    return speed["train_seconds"] / CALIBRATION_STEPS
-
-
 def equal_time_steps(overrides, threads):
     """`before`'s steps, scaled by the time per step of `before` over this row's when the batch shape differs."""
-    if all(overrides.get(key, BEFORE[key]) == BEFORE[key] for key in SHAPE_KEYS):
-        return overrides.get("steps", BEFORE["steps"])
+    if all(overrides[key] == BEFORE[key] for key in SHAPE_KEYS):
+        return overrides["steps"]
     before = overrides_for("before", threads)
-    ratio = seconds_per_step(before) / seconds_per_step(overrides)
+    ratio = recipes.char_seconds_per_step(before, CALIBRATION_STEPS) / recipes.char_seconds_per_step(overrides, CALIBRATION_STEPS)
     return max(1, round(BEFORE["steps"] * ratio))
 
 

@@ -153,10 +153,7 @@ def teaching_row(vocab, train, val, minutes):
 
 
 def default_row(minutes, threads):
-    config, section = recipes.configure("char", {"steps": CALIBRATION_STEPS, "threads": threads, "device": "cpu"})
-    _, model, task, _ = recipes.char_setup(config, section)
-    _, speed = recipes.train(model, task, section, "charrnn", 1)
-    steps = steps_for_budget(speed["train_seconds"] / CALIBRATION_STEPS, minutes)
+    steps = steps_for_budget(recipes.char_seconds_per_step({"threads": threads, "device": "cpu"}, CALIBRATION_STEPS), minutes)
     config, section = recipes.configure("char", {"steps": steps, "threads": threads, "device": "cpu"})
     result = recipes.run_char(config, section)
     name = f"project default: {config['cell']} {config['num_layers']}x{config['hidden_size']}"

@@ -50,6 +50,14 @@ def char_setup(config, section):
     return device, model, task, val
 
 
+def char_seconds_per_step(overrides, steps):
+    """Mean training seconds per step of the char-RNN with `overrides`, over a run of `steps` steps."""
+    config, section = configure("char", {**overrides, "steps": steps})
+    _, model, task, _ = char_setup(config, section)
+    _, speed = train(model, task, section, "charrnn", 1)
+    return speed["train_seconds"] / steps
+
+
 def run_wave(config, section):
     device = training.setup_device(section["device"], section["threads"])
     training.seed_everything(config["seed"])
