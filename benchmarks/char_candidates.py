@@ -2,14 +2,15 @@
 
     python -m benchmarks.char_candidates                      # every row, about 10 minutes each
     python -m benchmarks.char_candidates --rows before,now    # the old default against params.yaml
+    python -m benchmarks.char_candidates --rows small_b32 --steps 8600 --threads 1   # one recorded row again
 
-Each row is the train_charrnn stage's code path (benchmarks.recipes) with a few charrnn keys
+Each row is the train_charrnn stage's code path (benchmarks.recipes) with a few params
 changed, scored on the whole val split. `before` is the default as it was before issue 15,
 spelled out here so that the row keeps its meaning whatever params.yaml says; `now` is
-params.yaml as it stands; the other rows change `before` in one or two ways. Rows that keep
-the batch shape train `before`'s 3000 steps, so their time per step is the same; a row with
-another batch size trains the steps that fit in `before`'s time, from a paired calibration
-of both shapes. Prints a table, then one JSON object on the last line.
+params.yaml as it stands; the other rows change `before` in one or two ways. Rows that change
+only the optimizer (its keys cost nothing per step) train `before`'s 3000 steps; a row that
+changes the model or the batch trains the steps that fit in `before`'s time, from a paired
+calibration of both. Prints a table, then one JSON object on the last line.
 """
 
 import argparse
@@ -23,6 +24,7 @@ from stages.lib import text  # noqa: E402
 
 CALIBRATION_STEPS = 30
 BEFORE = {
+    "cell": "lstm", "hidden_size": 512, "num_layers": 2, "embedding_dim": 64, "precision": "bfloat16",
     "steps": 3000, "batch_size": 64, "seq_len": 64, "lr": 0.003, "warmup_steps": 50,
     "min_lr_fraction": 0.05, "adam_beta2": 0.999, "dropout": 0.0, "weight_decay": 0.0,
 }
@@ -33,8 +35,13 @@ ROWS = {
     "beta2_peak": {"adam_beta2": 0.99, "lr": 0.005, "warmup_steps": 20},
     "beta2_dropout": {"adam_beta2": 0.99, "dropout": 0.1},
     "batch128": {"batch_size": 128, "lr": 0.0042},
+    "peak_low": {"lr": 0.002},
+    "peak_high": {"lr": 0.004},
+    "small_b32": {"hidden_size": 384, "batch_size": 32},
+    "deep_b32": {"hidden_size": 384, "num_layers": 3, "batch_size": 32},
+    "wd": {"weight_decay": 0.1},
 }
-SHAPE_KEYS = ("batch_size", "seq_len")
+OPTIMIZER_KEYS = ("lr", "warmup_steps", "min_lr_fraction", "adam_beta2", "weight_decay", "clip")
 
 
 def overrides_for(name, threads):
@@ -46,8 +53,8 @@ def overrides_for(name, threads):
 
 
 def equal_time_steps(overrides, threads):
-    """`before`'s steps, scaled by the time per step of `before` over this row's when the batch shape differs."""
-    if all(overrides[key] == BEFORE[key] for key in SHAPE_KEYS):
+    """`before`'s steps, scaled by the time per step of `before` over this row's when more than the optimizer differs."""
+    if all(overrides[key] == value for key, value in BEFORE.items() if key not in OPTIMIZER_KEYS):
         return overrides["steps"]
     before = overrides_for("before", threads)
     ratio = recipes.char_seconds_per_step(before, CALIBRATION_STEPS) / recipes.char_seconds_per_step(overrides, CALIBRATION_STEPS)
@@ -58,6 +65,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(ROWS), help=f"a comma-separated subset of {','.join(ROWS)}")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for every row")
+    parser.add_argument("--steps", type=int, help="train this many steps in every row but `now`, instead of the "
+                        "equal-time count (to repeat a recorded row exactly: the results do not depend on --threads)")
     args = parser.parse_args()
     names = args.rows.split(",")
     unknown = sorted(set(names) - set(ROWS))
@@ -68,7 +77,7 @@ def main():
     for name in names:
         overrides = overrides_for(name, args.threads)
         if ROWS[name] is not None:
-            overrides["steps"] = equal_time_steps(overrides, args.threads)
+            overrides["steps"] = args.steps or equal_time_steps(overrides, args.threads)
         config, section = recipes.configure("char", overrides)
         result = recipes.run_char(config, section)
         results.append({"row": name, "changes": ROWS[name], "steps": section["steps"], **result})

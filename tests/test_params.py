@@ -83,6 +83,19 @@ def test_corpus_path_and_url_together_are_refused(tmp_path):
         params.load("download", write(tmp_path, text))
 
 
+@pytest.mark.parametrize("stage, section", [("train_charrnn", "charrnn"), ("train_wavernn", "wavernn")])
+def test_a_weight_decay_that_would_flip_the_weights_sign_is_refused(tmp_path, stage, section):
+    data = YAML(typ="safe").load(committed_params())
+    data[section].update(lr=0.01, weight_decay=99.0)  # fine: each step keeps 1 - 0.99 of a weight
+    path = tmp_path / "params.yaml"
+    YAML().dump(data, path)
+    params.load(stage, path)
+    data[section]["weight_decay"] = 100.0
+    YAML().dump(data, path)
+    with pytest.raises(UserError, match=f"'{section}.lr' x '{section}.weight_decay' must be < 1 \\(it is 1;"):
+        params.load(stage, path)
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(UserError, match="params.yaml: file not found"):
         params.load("download", tmp_path / "params.yaml")

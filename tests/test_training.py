@@ -155,6 +155,42 @@ def test_a_checkpoint_of_other_code_is_not_resumed(project):
     assert "other parameters, data or code" in rerun.stderr
 
 
+class FixedLoss:
+    """A task whose loss is a fixed quadratic of the model's weights (for optimizer tests)."""
+
+    def loss(self, model, step):
+        return sum(((p - 1) ** 2).sum() for p in model.parameters())
+
+    def state_dict(self):
+        return {}
+
+
+def train_linear(weight_decay, steps=20):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    config = {"steps": steps, "lr": 0.1, "lr_schedule": "constant", "warmup_steps": 0, "min_lr_fraction": 0.0,
+              "adam_beta2": 0.999, "weight_decay": weight_decay, "clip": 1e9, "log_every": 5, "eval_every": 0,
+              "checkpoint_every": 0}
+    training.fit(model, FixedLoss(), config, section="charrnn", resume_path=os.devnull, run_fingerprint="", units_per_step=1)
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_weight_decay_is_decoupled_and_zero_decay_is_plain_adam():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    adam = torch.optim.Adam(model.parameters(), lr=0.1)
+    for _ in range(20):
+        adam.zero_grad()
+        FixedLoss().loss(model, 0).backward()
+        adam.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), train_linear(0.0)))
+    # Decoupled (AdamW): at the loss's minimum the decay alone acts, w <- w (1 - lr * wd), however
+    # small the gradient; L2 inside Adam would be rescaled by Adam's normaliser instead.
+    decayed = train_linear(0.5, steps=400)
+    for weight in decayed:
+        assert torch.all(weight < 0.99) and torch.all(weight > 0.9)
+
+
 def test_non_finite_weights_are_refused_before_a_checkpoint():
     model = training.torch.nn.Linear(2, 1)
     training.check_finite(model, 10, "wavernn")  # finite: no error

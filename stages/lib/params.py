@@ -218,6 +218,13 @@ def check_relations(params):
             )
         if wave["loss_warmup"] >= wave["sequence_length"] - 1:
             raise UserError("params.yaml: 'wavernn.loss_warmup' must be < 'wavernn.sequence_length' - 1")
+    for section in ("charrnn", "wavernn"):
+        trainer = params.get(section)
+        if trainer and trainer["lr"] * trainer["weight_decay"] >= 1:
+            raise UserError(
+                f"params.yaml: '{section}.lr' x '{section}.weight_decay' must be < 1 "
+                f"(it is {trainer['lr'] * trainer['weight_decay']:g}; decoupled weight decay shrinks every weight by that fraction each step)"
+            )
     evaluation = params.get("evaluate_wave")
     if evaluation and evaluation["count"] * evaluation["length"] > MAX_WAVE_VALUES:
         raise UserError(

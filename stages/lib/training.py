@@ -155,7 +155,7 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
     and ends exactly as an unbroken run would. The file is removed once training completes.
     """
     steps = config["steps"]
-    optimizer = torch.optim.Adam(
+    optimizer = torch.optim.AdamW(  # decoupled weight decay; with weight_decay 0 it is Adam, step for step
         model.parameters(), lr=config["lr"], betas=(0.9, config["adam_beta2"]), weight_decay=config["weight_decay"]
     )
     start, history = 0, []
