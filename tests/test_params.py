@@ -86,7 +86,7 @@ def test_corpus_path_and_url_together_are_refused(tmp_path):
 @pytest.mark.parametrize("stage, section", [("train_charrnn", "charrnn"), ("train_wavernn", "wavernn")])
 def test_a_weight_decay_that_would_flip_the_weights_sign_is_refused(tmp_path, stage, section):
     data = YAML(typ="safe").load(committed_params())
-    data[section].update(lr=0.01, weight_decay=99.0)  # fine: each step keeps 1 - 0.99 of a weight
+    data[section].update(lr=0.01, weight_decay=99.0)  # lr x weight_decay 0.99: allowed, each step keeps 1 % of a weight
     path = tmp_path / "params.yaml"
     YAML().dump(data, path)
     params.load(stage, path)
