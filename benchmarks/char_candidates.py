@@ -26,7 +26,7 @@ CALIBRATION_STEPS = 30
 BEFORE = {
     "cell": "lstm", "hidden_size": 512, "num_layers": 2, "embedding_dim": 64, "precision": "bfloat16",
     "steps": 3000, "batch_size": 64, "seq_len": 64, "lr": 0.003, "warmup_steps": 50,
-    "min_lr_fraction": 0.05, "adam_beta2": 0.999, "dropout": 0.0, "weight_decay": 0.0,
+    "min_lr_fraction": 0.05, "adam_beta2": 0.999, "dropout": 0.0, "weight_decay": 0.0, "skip_connections": False,
 }
 ROWS = {
     "before": {},
@@ -40,6 +40,7 @@ ROWS = {
     "small_b32": {"hidden_size": 384, "batch_size": 32},
     "deep_b32": {"hidden_size": 384, "num_layers": 3, "batch_size": 32},
     "wd": {"weight_decay": 0.1},
+    "skip": {"skip_connections": True},
 }
 OPTIMIZER_KEYS = ("lr", "warmup_steps", "min_lr_fraction", "adam_beta2", "weight_decay", "clip")
 

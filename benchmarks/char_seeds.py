@@ -27,14 +27,14 @@ def main():
     )
     losses = [round(row["val_loss"], 5) for row in rows]
     mean = statistics.fmean(losses)
-    std = statistics.stdev(losses) if len(losses) > 1 else 0.0
-    print(f"mean {mean:.5f} nats/char, std {std:.5f} (sample, n={len(losses)})")
+    std = round(statistics.stdev(losses), 5) if len(losses) > 1 else None  # undefined for one seed
+    print(f"mean {mean:.5f} nats/char, std {'undefined' if std is None else f'{std:.5f}'} (sample, n={len(losses)})")
     print(json.dumps({
         "seeds": seeds,
         "overrides": overrides,
         "val_loss": losses,
         "mean": round(mean, 5),
-        "std": round(std, 5),
+        "std": std,
         "train_seconds": [row["train_seconds"] for row in rows],
     }))
 

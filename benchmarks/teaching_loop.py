@@ -15,7 +15,9 @@ from benchmarks import recipes
 from stages.lib import training
 from stages.lib.models import CharRNN, char_architecture, detach_state
 
-SEED_MODEL = {"cell": "rnn_relu", "hidden_size": 512, "num_layers": 3, "embedding_dim": 100, "precision": "float32"}
+SEED_MODEL = {
+    "cell": "rnn_relu", "hidden_size": 512, "num_layers": 3, "embedding_dim": 100, "precision": "float32", "skip_connections": False,
+}
 SEED_WINDOW = 50
 SEED_LR = 1e-3
 

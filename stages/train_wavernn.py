@@ -1,6 +1,7 @@
 """Stage `train_wavernn`: train the wave model on freshly generated cosine waves."""
 
 import logging
+import math
 
 import pandas as pd
 
@@ -33,6 +34,8 @@ def main():
         unit="wave",
     )
     final_monitor_mse = task.evaluate(model)
+    if not math.isfinite(final_monitor_mse):
+        raise training.non_finite_error("the wave model's free-running predictions on the monitoring waves became NaN or infinite", "wavernn")
     training.save(WAVE_CHECKPOINT, {"architecture": architecture, "model": model.cpu().state_dict()})
     io.write_csv(LOG, pd.DataFrame(history))
     io.write_json(

@@ -29,6 +29,7 @@ CHANGES = st.fixed_dictionaries({
     "ngram.max_order": st.integers(1, 12),
     "charrnn.embedding_dim": st.integers(0, 12),
     "charrnn.dropout": st.floats(0.0, 0.9),
+    "charrnn.skip_connections": st.booleans(),
     "charrnn.seq_len": st.integers(1, 40),
     "charrnn.precision": st.sampled_from(["float32", "bfloat16"]),
     "charrnn.steps": st.integers(1, 25),

@@ -40,5 +40,5 @@ def test_dropout_costs_time_so_its_row_is_calibrated(monkeypatch):
 
 
 def test_before_pins_the_architecture_whatever_params_yaml_says():
-    for key in ("cell", "hidden_size", "num_layers", "embedding_dim", "precision", "batch_size", "seq_len", "steps", "lr"):
+    for key in ("cell", "hidden_size", "num_layers", "embedding_dim", "precision", "skip_connections", "batch_size", "seq_len", "steps", "lr"):
         assert key in overrides_for("before", 1)

@@ -3,6 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.teaching_loop import teaching_model
 from stages.lib.models import RECURRENT, CharRNN, GRUFreeRun, WaveRNN, sample_next
 from stages.lib.params import CELLS
 
@@ -15,8 +16,9 @@ def test_every_cell_the_params_allow_is_built():
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("embedding_dim", [0, 6])
-def test_char_rnn_shapes(cell, embedding_dim):
-    model = CharRNN(vocab_size=11, cell=cell, hidden_size=8, num_layers=2, embedding_dim=embedding_dim)
+@pytest.mark.parametrize("skip_connections", [False, True])
+def test_char_rnn_shapes(cell, embedding_dim, skip_connections):
+    model = CharRNN(11, cell, hidden_size=8, num_layers=2, embedding_dim=embedding_dim, skip_connections=skip_connections)
     logits, state = model(torch.randint(0, 11, (3, 5)))
     assert logits.shape == (3, 5, 11)
     hidden = state[0] if cell == "lstm" else state
@@ -24,9 +26,10 @@ def test_char_rnn_shapes(cell, embedding_dim):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_char_rnn_carries_state_across_windows(cell):
+@pytest.mark.parametrize("skip_connections", [False, True])
+def test_char_rnn_carries_state_across_windows(cell, skip_connections):
     torch.manual_seed(0)
-    model = CharRNN(vocab_size=7, cell=cell, hidden_size=8, num_layers=2, embedding_dim=4).eval()
+    model = CharRNN(7, cell, hidden_size=8, num_layers=3, embedding_dim=4, skip_connections=skip_connections).eval()
     text = torch.randint(0, 7, (2, 12))
     whole, _ = model(text)
     first, state = model(text[:, :5])
@@ -35,10 +38,12 @@ def test_char_rnn_carries_state_across_windows(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_bfloat16_precision_gives_float32_logits_close_to_float32(cell):
+@pytest.mark.parametrize("skip_connections", [False, True])
+def test_bfloat16_precision_gives_float32_logits_close_to_float32(cell, skip_connections):
     torch.manual_seed(0)
-    exact = CharRNN(vocab_size=9, cell=cell, hidden_size=16, num_layers=2, embedding_dim=4).eval()
-    autocast = CharRNN(vocab_size=9, cell=cell, hidden_size=16, num_layers=2, embedding_dim=4, precision="bfloat16").eval()
+    sizes = {"hidden_size": 16, "num_layers": 2, "embedding_dim": 4, "skip_connections": skip_connections}
+    exact = CharRNN(9, cell, **sizes).eval()
+    autocast = CharRNN(9, cell, precision="bfloat16", **sizes).eval()
     autocast.load_state_dict(exact.state_dict())
     text = torch.randint(0, 9, (3, 20))
     logits, state = autocast(text[:, :10])
@@ -48,10 +53,25 @@ def test_bfloat16_precision_gives_float32_logits_close_to_float32(cell):
     torch.testing.assert_close(torch.cat([logits, more], dim=1), expected, atol=0.05, rtol=0.05)
 
 
-def test_seed_model_is_expressible():
-    model = CharRNN(vocab_size=77, cell="rnn_relu", hidden_size=512, num_layers=3, embedding_dim=100)
-    assert model.rnn.nonlinearity == "relu" and model.rnn.num_layers == 3
-    assert model.embedding.embedding_dim == 100
+def test_skip_connections_feed_the_input_to_every_layer_and_every_layer_to_the_decoder():
+    torch.manual_seed(0)
+    model = CharRNN(vocab_size=6, cell="lstm", hidden_size=5, num_layers=2, embedding_dim=3, skip_connections=True).eval()
+    first, second = model.layers
+    assert (first.input_size, second.input_size, model.decoder.in_features) == (3, 3 + 5, 2 * 5)
+    text = torch.randint(0, 6, (2, 7))
+    inputs = model.embedding(text)
+    low, (h1, c1) = first(inputs)
+    high, (h2, c2) = second(torch.cat([inputs, low], dim=-1))
+    logits, (h, c) = model(text)
+    torch.testing.assert_close(logits, model.decoder(torch.cat([low, high], dim=-1)))
+    torch.testing.assert_close(h, torch.cat([h1, h2]))
+    torch.testing.assert_close(c, torch.cat([c1, c2]))
+
+
+def test_the_teaching_model_is_the_seeds_plain_stack_whatever_params_yaml_says():
+    model = teaching_model(vocab_size=77)
+    assert model.rnn.nonlinearity == "relu" and model.rnn.num_layers == 3 and model.rnn.hidden_size == 512
+    assert model.embedding.embedding_dim == 100 and model.decoder.in_features == 512
 
 
 @pytest.mark.parametrize("cell", CELLS)

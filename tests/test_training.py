@@ -126,13 +126,30 @@ def test_stale_checkpoint_of_other_params_is_not_resumed(project):
 def test_non_finite_loss_stops_with_step_and_hint(project):
     prepare(project, "train_charrnn")
     update_params(project, {"charrnn.lr": 1.0e6, "charrnn.warmup_steps": 0, "charrnn.clip": 1.0e9,
-                            "cell": "rnn_relu"})
+                            "charrnn.weight_decay": 0.0, "cell": "rnn_relu"})
     result = python_stage("train_charrnn", project, check=False)
     assert result.returncode == 2
     assert "training loss became" in result.stderr and "at step" in result.stderr
     assert "lower the learning rate ('charrnn.lr')" in result.stderr
     assert not (project / "metrics/charrnn.json").exists()
     assert not (project / "data/charrnn.pt").exists()
+
+
+def test_a_wave_model_whose_free_run_diverges_stops_with_one_line(project):
+    # Found by test_any_params: a ReLU RNN that trained to a finite loss on rollouts of up to
+    # 28 steps, whose 900-step free run on the monitoring waves overflowed to NaN.
+    update_params(project, {
+        "seed": 347, "wavernn.cell": "rnn_relu", "wavernn.hidden_size": 15, "wavernn.normalize_amplitude": False,
+        "wavernn.steps": 14, "wavernn.batch_size": 4, "wavernn.lr": 1e-5, "wavernn.warmup_steps": 7,
+        "wavernn.teacher_steps": 17, "wavernn.rollout_start": 9, "wavernn.rollout_end": 28,
+        "wavernn.rollout_growth_fraction": 6.1e-05, "wavernn.eval_every": 10, "wavernn.log_every": 29,
+    })
+    result = python_stage("train_wavernn", project, check=False)
+    assert result.returncode == 2
+    assert "monitoring waves became NaN or infinite; lower the learning rate ('wavernn.lr')" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "metrics/wavernn_train.json").exists()
+    assert not (project / "data/wavernn.pt").exists()
 
 
 def test_a_corrupt_resume_file_is_ignored_with_a_warning(project):

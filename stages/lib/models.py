@@ -38,6 +38,7 @@ def char_architecture(config, vocab_size):
         "embedding_dim": section["embedding_dim"],
         "dropout": section["dropout"],
         "precision": section["precision"],
+        "skip_connections": section["skip_connections"],
     }
 
 
@@ -56,18 +57,31 @@ def detach_state(state):
 class CharRNN(nn.Module):
     """Character language model: one-hot or embedding input, recurrent core, linear decoder.
 
+    With `skip_connections` (Graves, "Generating Sequences With Recurrent Neural Networks",
+    2013) every layer also reads the input, and the decoder reads every layer's output; each
+    layer is then its own one-layer fused nn.RNN / nn.LSTM / nn.GRU. The hidden state keeps
+    the multi-layer module's layout ([layers, batch, hidden], a pair for the LSTM) either way.
     With precision "bfloat16" the forward pass runs under autocast (matrix products and the
     LSTM kernels in bfloat16, weights and optimizer state in float32); logits come out float32.
     """
 
-    def __init__(self, vocab_size, cell, hidden_size, num_layers, embedding_dim=0, dropout=0.0, precision="float32"):
+    def __init__(
+        self, vocab_size, cell, hidden_size, num_layers, embedding_dim=0, dropout=0.0, precision="float32", skip_connections=False
+    ):
         super().__init__()
         self.vocab_size = vocab_size
         self.precision = precision
         self.embedding = nn.Embedding(vocab_size, embedding_dim) if embedding_dim else None
-        self.rnn = recurrent_core(cell, embedding_dim or vocab_size, hidden_size, num_layers, dropout)
+        input_size = embedding_dim or vocab_size
+        if skip_connections:
+            self.rnn = None
+            self.layers = nn.ModuleList(
+                recurrent_core(cell, input_size + (layer > 0) * hidden_size, hidden_size, 1) for layer in range(num_layers)
+            )
+        else:
+            self.rnn = recurrent_core(cell, input_size, hidden_size, num_layers, dropout)
         self.dropout = nn.Dropout(dropout)
-        self.decoder = nn.Linear(hidden_size, vocab_size)
+        self.decoder = nn.Linear(hidden_size * (num_layers if skip_connections else 1), vocab_size)
 
     def forward(self, indices, state=None):
         """Logits [batch, time, vocab] for indices [batch, time], and the new hidden state."""
@@ -77,9 +91,38 @@ class CharRNN(nn.Module):
                 inputs = nn.functional.one_hot(indices.long(), self.vocab_size).float()
             else:
                 inputs = self.embedding(indices.long())
-            outputs, state = self.rnn(self.dropout(inputs), state)
+            inputs = self.dropout(inputs)
+            if self.rnn is None:
+                outputs, state = self.skip_layers(inputs, state)
+            else:
+                outputs, state = self.rnn(inputs, state)
             logits = self.decoder(self.dropout(outputs))
         return logits.float(), state
+
+    def skip_layers(self, inputs, state):
+        """The layers with skip connections: every layer's outputs, concatenated, and the new state."""
+        layer_states = [None] * len(self.layers) if state is None else per_layer(state)
+        outputs, new_states = [], []
+        for layer, layer_state in zip(self.layers, layer_states):
+            below = inputs if not outputs else torch.cat([inputs, self.dropout(outputs[-1])], dim=-1)
+            output, layer_state = layer(below, layer_state)
+            outputs.append(output)
+            new_states.append(layer_state)
+        return torch.cat(outputs, dim=-1), stack_layers(new_states)
+
+
+def per_layer(state):
+    """A multi-layer state ([layers, batch, hidden], or an LSTM's pair of them) as one one-layer state per layer."""
+    if isinstance(state, tuple):
+        return [tuple(part[layer : layer + 1] for part in state) for layer in range(state[0].shape[0])]
+    return [state[layer : layer + 1] for layer in range(state.shape[0])]
+
+
+def stack_layers(states):
+    """The inverse of per_layer: one-layer states stacked into the multi-layer layout."""
+    if isinstance(states[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*states))
+    return torch.cat(states)
 
 
 class GRUFreeRun(torch.autograd.Function):

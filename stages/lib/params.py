@@ -108,6 +108,7 @@ SCHEMA = {
         "dropout": Spec(float, low=0.0, high=0.9),
         "seq_len": SIZE,
         "precision": Spec(str, choices=("float32", "bfloat16")),
+        "skip_connections": Spec(bool),
         **TRAINER,
         "eval_chars": Spec(int, low=1, high=100_000_000),
     },
