@@ -188,7 +188,7 @@ def main():
     builders = {
         "ngram": lambda: ngram_row(vocab, train, val, config),
         "teaching": lambda: teaching_row(vocab, train, val, args.minutes),
-        "transformer": lambda: transformer_row(vocab, train, val, args.minutes, config["seed"], config["charrnn"]["precision"]),
+        "transformer": lambda: transformer_row(vocab, train, val, args.minutes, config["charrnn"]["seed"], config["charrnn"]["precision"]),
         "default": lambda: default_row(args.minutes, threads),
     }
     rows = [builders[name]() for name in args.models.split(",")]

@@ -31,7 +31,7 @@ def dvc(*args, cwd):
 def queue_round(clone, workers, threads, seed, steps):
     """Wall seconds for two queued train_charrnn experiments run by `workers` queue workers."""
     for size in (256, 384):
-        dvc("exp", "run", "--queue", "train_charrnn", "-S", f"seed={seed}", "-S", f"hidden_size={size}",
+        dvc("exp", "run", "--queue", "train_charrnn", "-S", f"charrnn.seed={seed}", "-S", f"hidden_size={size}",
             "-S", f"charrnn.steps={steps}", "-S", f"charrnn.threads={threads}", "-S", "charrnn.eval_every=0",
             "-S", "charrnn.checkpoint_every=0", cwd=clone)
     began = time.perf_counter()

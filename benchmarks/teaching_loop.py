@@ -23,9 +23,9 @@ SEED_LR = 1e-3
 
 
 def teaching_model(vocab_size):
-    """The teaching example's model, built from params.yaml with SEED_MODEL's overrides and seeded from `seed`."""
-    config, _ = recipes.configure("char", SEED_MODEL)
-    training.seed_everything(config["seed"])
+    """The teaching example's model, built from params.yaml with SEED_MODEL's overrides and seeded from `charrnn.seed`."""
+    config, section = recipes.configure("char", SEED_MODEL)
+    training.seed_everything(section["seed"])
     return CharRNN(**char_architecture(config, vocab_size))
 
 

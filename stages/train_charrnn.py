@@ -23,10 +23,10 @@ def main():
     if section["precision"] == "bfloat16" and device.type == "cpu" and not torch.cpu._is_avx512_bf16_supported():
         log.warning("charrnn.precision: this CPU has no native bfloat16 (AVX512-BF16/AMX); float32 may be faster")
     vocab, train, val = text.load_encoded()
-    training.seed_everything(config["seed"])
+    training.seed_everything(section["seed"])
     architecture = char_architecture(config, len(vocab))
     model = CharRNN(**architecture).to(device)
-    task = streams.TextStreamTask(train, val, section, config["seed"], device)
+    task = streams.TextStreamTask(train, val, section, section["seed"], device)
     history, speed = training.fit(
         model,
         task,

@@ -17,12 +17,12 @@ LOG = "plots/wavernn_train.csv"
 
 def main():
     config = params.load("train_wavernn")
-    seed, section = config["seed"], config["wavernn"]
+    section = config["wavernn"]
     device = training.setup_device(section["device"], section["threads"])
-    training.seed_everything(seed)
+    training.seed_everything(section["seed"])
     architecture = wave_architecture(section)
     model = WaveRNN(**architecture).to(device)
-    task = waves.WaveTask(section, seed, device)
+    task = waves.WaveTask(section, section["seed"], device)
     history, speed = training.fit(
         model,
         task,

@@ -21,7 +21,8 @@ WAVE_CHAIN = [train_wavernn, evaluate_wave, plot]  # plot also draws the char-RN
 PRIME = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.just("\n"), max_size=8)
 
 CHANGES = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**32 - 1),
+    "charrnn.seed": st.integers(0, 2**32 - 1),
+    "wavernn.seed": st.integers(0, 2**32 - 1),
     "cell": st.sampled_from(["rnn_tanh", "rnn_relu", "lstm", "gru"]),
     "hidden_size": st.integers(1, 24),
     "num_layers": st.integers(1, 3),
@@ -116,7 +117,7 @@ DIVERGED_CHAR_RNN = {'wavernn.lr': 0.026362706532257776,
     'evaluate_wave.length': 143,
     'charrnn.embedding_dim': 8,
     'wavernn.loss_warmup': 20,
-    'seed': 38726,
+    'charrnn.seed': 38726,
     'charrnn.log_every': 13,
     'wavernn.rollout_growth_fraction': 2.0576724660887117e-75,
     'charrnn.clip': 60.20401938863789,

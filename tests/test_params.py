@@ -181,7 +181,7 @@ def test_every_key_refuses_bad_values_with_a_message_naming_it(tmp_path, key, sp
         assert "\n" not in str(error.value), (key, value)
 
 
-@pytest.mark.parametrize("stage, change", [("train_charrnn", ("seed: 0", "seed: 4294967296")),
+@pytest.mark.parametrize("stage, change", [("train_charrnn", ("seed: 0 ", "seed: 4294967296 ")),
                                            ("generate", ("length: 2000", "length: 1000000000")),
                                            ("train_wavernn", ("eval_every: 250         #", "eval_every: [1, 2]     #"))])
 def test_a_bad_value_exits_2_with_one_line_and_no_traceback(project, stage, change):

@@ -139,7 +139,7 @@ def test_a_wave_model_whose_free_run_diverges_stops_with_one_line(project):
     # Found by test_any_params: a ReLU RNN that trained to a finite loss on rollouts of up to
     # 28 steps, whose 900-step free run on the monitoring waves overflowed to NaN.
     update_params(project, {
-        "seed": 347, "wavernn.cell": "rnn_relu", "wavernn.hidden_size": 15, "wavernn.normalize_amplitude": False,
+        "wavernn.seed": 347, "wavernn.cell": "rnn_relu", "wavernn.hidden_size": 15, "wavernn.normalize_amplitude": False,
         "wavernn.steps": 14, "wavernn.batch_size": 4, "wavernn.lr": 1e-5, "wavernn.warmup_steps": 7,
         "wavernn.teacher_steps": 17, "wavernn.rollout_start": 9, "wavernn.rollout_end": 28,
         "wavernn.rollout_growth_fraction": 6.1e-05, "wavernn.eval_every": 10, "wavernn.log_every": 29,

@@ -77,8 +77,9 @@ PROBABILITY = Spec(float, low=0.0, high=1.0)
 POSITIVE = Spec(float, above=0.0)
 TEXT = Spec(str)
 
-# The optimisation, logging and device knobs both trainers share (see training.fit).
+# The seed, optimisation, logging and device knobs both trainers share (see training.fit).
 TRAINER = {
+    "seed": SEED,  # one per model: a seed sweep of one never retrains the other
     "steps": STEPS,
     "batch_size": SIZE,
     "lr": POSITIVE,
@@ -96,7 +97,6 @@ TRAINER = {
 }
 
 SCHEMA = {
-    "seed": SEED,
     "cell": Spec(str, choices=CELLS),
     "hidden_size": SIZE,
     "num_layers": Spec(int, low=1, high=16),
@@ -153,10 +153,10 @@ STAGE_PARAMS = {
     "download": ["corpus"],
     "vocab": ["vocab"],
     "ngram": ["ngram"],
-    "train_charrnn": ["seed", "cell", "hidden_size", "num_layers", "charrnn"],
+    "train_charrnn": ["cell", "hidden_size", "num_layers", "charrnn"],
     "generate": ["generate", "ngram"],
     "mix": [],
-    "train_wavernn": ["seed", "wavernn"],
+    "train_wavernn": ["wavernn"],
     "evaluate_wave": ["evaluate_wave"],
     "plot": ["plot"],
 }
