@@ -3,6 +3,9 @@ diffs across git branches, `dvc plots`, and a DVC remote."""
 
 import json
 import math
+import os
+import statistics
+import sys
 import time
 
 import pytest
@@ -43,17 +46,19 @@ def test_set_reruns_only_the_stages_that_read_it_and_an_identical_run_is_restore
     assert snapshot(repo) == outputs
 
 
+def test_each_model_has_its_own_seed_and_a_seed_sweep_of_one_never_retrains_the_other(repo):
+    result = run(["dvc", "exp", "run", "-S", "charrnn.seed=1"], repo)
+    assert stages_run(result.stdout) == {*TEXT_STAGES, "plot"}
+    reset(repo)
+    result = run(["dvc", "exp", "run", "-S", "wavernn.seed=1"], repo)
+    assert stages_run(result.stdout) == {*WAVE_STAGES, "plot"}
+
+
 def test_a_queued_sweep_runs_every_point_one_thread_per_worker(repo):
     # threads=0 leaves the choice to the stage: one thread each in a queue worker
     run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=8,12", "-S", "charrnn.threads=0"], repo)
     run(["dvc", "queue", "start", "-j", "2"], repo)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], repo).stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(2)
-    run(["dvc", "queue", "stop"], repo, check=False)
+    status = wait_for_the_queue(repo, seconds=240)
     assert "Failed" not in status, status
     sizes = {}
     for name, experiment in experiments(repo).items():
@@ -84,7 +89,7 @@ def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
     page = (out / "index.html").read_text()
     stages = YAML(typ="safe").load((repo / "dvc.yaml").read_text())["stages"]
     titles = [props["title"] for stage in stages.values() for plot in stage.get("plots", []) for props in plot.values() if "title" in props]
-    assert len(titles) == 7
+    assert len(titles) == 9
     for title in titles:
         assert page.count(f'"text": "{title}"') == 1, title  # each curve drawn once, both revisions in it
     for image in ("charrnn_loss.png", "wavernn_loss.png", "wave_examples.png", "wave_mse.png", "bits_per_char.png"):
@@ -104,3 +109,69 @@ def test_outputs_travel_through_a_remote(repo, tmp_path):
     run(["dvc", "pull"], clone)
     assert (clone / "data/charrnn.pt").read_bytes() == (repo / "data/charrnn.pt").read_bytes()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+
+
+def wait_for_the_queue(repo, seconds=300):
+    """Poll `dvc queue status` until nothing is queued or running; return its last output."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    run(["dvc", "queue", "stop"], repo, check=False)
+    return status
+
+
+def markdown_rows(text, heading):
+    """{group: {column: cell}} of the Markdown table under `## heading`."""
+    lines = text.split(f"## {heading}", 1)[1].split("## ", 1)[0].strip().splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    return {cells[0]: dict(zip(header, cells)) for cells in ([c.strip() for c in row.strip("|").split("|")] for row in table[2:])}
+
+
+def test_compare_groups_queued_seeds_and_gives_a_verdict(repo, tmp_path):
+    run(["dvc", "exp", "run", "--queue", "-S", "charrnn.seed=1"], repo)
+    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=0,1"], repo)
+    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=2", "-S", "charrnn.lr=-1"], repo)  # fails
+    run(["dvc", "queue", "start", "-j", "2"], repo)
+    assert "Failed" in wait_for_the_queue(repo)
+
+    figure = tmp_path / "compare.png"
+    result = run([sys.executable, "-m", "stages.compare", "--md", "--png", str(figure)], repo, env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert result.stdout.startswith("5 runs in 2 groups") and "left out: 1 failed" in result.stdout
+    losses = {}
+    for experiment in experiments(repo).values():
+        if experiment["params"]["charrnn"]["lr"] < 0:
+            continue  # the failed one
+        losses.setdefault(experiment["params"]["hidden_size"], {})[experiment["params"]["charrnn"]["seed"]] = \
+            experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
+    losses[16][0] = json.loads((repo / "metrics/charrnn.json").read_text())["val_loss"]  # main and the workspace: one run
+    rows = markdown_rows(result.stdout, "metrics/charrnn.json:val_loss (lower is better)")
+    baseline, wider = rows["hidden_size=16 (baseline)"], rows["hidden_size=12"]
+    assert baseline["n"] == wider["n"] == "2", result.stdout
+    assert float(baseline["mean"]) == pytest.approx(statistics.fmean(losses[16].values()), rel=1e-4)
+    assert float(wider["mean"]) == pytest.approx(statistics.fmean(losses[12].values()), rel=1e-4)
+    assert wider["verdict"] in ("better", "worse", "within noise")
+    assert f"- hidden_size=12: metrics/charrnn.json:val_loss {wider['vs baseline']} against the baseline" in result.stdout
+    waves = markdown_rows(result.stdout, "metrics/wave.json:mse_mean (lower is better)")
+    assert waves["hidden_size=16 (baseline)"]["n"] == "1"  # every run shares wavernn.seed 0: one wave run
+    assert waves["hidden_size=12"]["verdict"].startswith("spread unknown")
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    assert not run(["git", "status", "--porcelain"], repo).stdout  # it writes nothing but the figure asked for
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--metric", "metrics/charrnn.json:nope"], "error: --metric: no run has 'metrics/charrnn.json:nope'; metrics that exist: "),
+    (["--metric", "val_loss"], "error: --metric: 'val_loss' must be FILE:KEY"),
+    (["--baseline", "nobody"], "error: --baseline: no run called 'nobody'; runs: workspace, main"),
+])
+def test_compare_refuses_bad_input_in_one_line(repo, options, message):
+    result = run([sys.executable, "-m", "stages.compare", *options], repo, check=False, env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert result.returncode == 2 and result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_compare_without_any_run_says_so(project):
+    result = run([sys.executable, "-m", "stages.compare"], project, check=False, env=dict(os.environ, PYTHONPATH=str(project)))
+    assert result.returncode == 2 and result.stderr == "error: no runs with metrics: run `dvc repro` or `dvc exp run` first\n"
