@@ -4,10 +4,13 @@
     python -m benchmarks.recipes char '{"cell": "lstm", "steps": 2100, "threads": 2}'
 
 Overrides replace keys of the `wavernn` (wave) or `charrnn` (char) section of params.yaml (its
-`seed` included); for char, `cell`, `hidden_size` and `num_layers` replace the top-level keys. The
-wave model is scored by the protocol on the 1000 validation waves, the char model on the
-whole val split. Nothing is checkpointed and no pipeline output is touched. This is how the
+`seed` included); for char, `cell`, `hidden_size` and `num_layers` replace the top-level keys. Nothing is checkpointed and no pipeline output is touched. This is how the
 recipe tables in the issues' notes were measured.
+
+Recipes are chosen on data the reported scores never see: the char model on the val split (the
+pipeline's headline is the test split), the wave model on SELECTION_SEED's waves (the pipeline's
+protocol uses evaluate_wave.seed's). The protocol's figures are printed beside, prefixed
+`protocol_`, for the record, not for choosing.
 """
 
 import argparse
@@ -21,6 +24,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 from stages.lib import params, streams, text, training, waves  # noqa: E402
 from stages.lib.models import CharRNN, WaveRNN, char_architecture, wave_architecture  # noqa: E402
 
+SELECTION_SEED = 4321  # the waves wave recipes are chosen on: the protocol's count and length, not its seed
 TOP_LEVEL = {"wave": (), "char": ("cell", "hidden_size", "num_layers")}
 
 
@@ -35,9 +39,10 @@ def configure(task, overrides):
 
 
 def train(model, task, section, name, units_per_step, unit="char"):
-    """training.fit without checkpoints: (history, speed)."""
-    return training.fit(model, task, section, section=name, resume_path=os.devnull, run_fingerprint="",
-                        units_per_step=units_per_step, unit=unit)
+    """training.fit without checkpoints: (history, the timing log's last row: train_seconds and units per second)."""
+    history, timing = training.fit(model, task, section, section=name, resume_path=os.devnull, run_fingerprint="",
+                                   units_per_step=units_per_step, unit=unit)
+    return history, {key: value for key, value in timing[-1].items() if key != "step"}
 
 
 def char_setup(config, section):
@@ -65,9 +70,12 @@ def run_wave(config, section):
     task = waves.WaveTask(section, section["seed"], device)
     _, speed = train(model, task, section, "wavernn", section["batch_size"], unit="wave")
     evaluation = params.load("evaluate_wave")["evaluate_wave"]
-    validation = waves.validation_waves(evaluation["seed"], evaluation["count"], evaluation["length"])
-    mse, _ = waves.protocol_mse(model.cpu().eval(), validation, evaluation["warmup"])
-    return {**speed, **waves.summary(mse, waves.zero_predictor_mse(validation, evaluation["warmup"]))}
+    result = dict(speed)
+    for prefix, seed in (("", SELECTION_SEED), ("protocol_", evaluation["seed"])):
+        validation = waves.validation_waves(seed, evaluation["count"], evaluation["length"])
+        mse, _ = waves.protocol_mse(model.cpu().eval(), validation, evaluation["warmup"])
+        result.update({prefix + key: value for key, value in waves.summary(mse, waves.zero_predictor_mse(validation, evaluation["warmup"])).items()})
+    return result
 
 
 def run_char(config, section):

@@ -2,7 +2,9 @@
 
     python -m benchmarks.wave_error
 
-Runs the protocol with the committed model (data/wavernn.pt) and fits, on the last 100 steps
+Runs the protocol with the committed model (data/wavernn.pt) on the selection waves (the
+protocol's count and length, recipes.SELECTION_SEED: recipes are chosen on these, never on the
+protocol's own waves) and fits, on the last 100 steps
 of each free-running prediction, a cosine of the true frequency: A' cos(t + phi'). It prints
 the amplitude ratio A'/A and the phase error phi' - phi, and the MSE each alone would cause.
 """
@@ -12,6 +14,7 @@ import json
 import numpy as np
 import torch
 
+from benchmarks.recipes import SELECTION_SEED
 from stages.lib import params, waves
 from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, load_model
 
@@ -27,7 +30,7 @@ def main():
     config = params.load("evaluate_wave")["evaluate_wave"]
     torch.set_num_threads(config["threads"])
     model = load_model(WAVE_CHECKPOINT, WaveRNN, "train_wavernn")
-    validation = waves.validation_waves(config["seed"], config["count"], config["length"])
+    validation = waves.validation_waves(SELECTION_SEED, config["count"], config["length"])
     mse, predictions = waves.protocol_mse(model, validation, config["warmup"])
     t = np.arange(config["length"]) * waves.STEP
     tail = slice(config["length"] - 100, config["length"])

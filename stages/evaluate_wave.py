@@ -32,7 +32,7 @@ def examples(validation, predictions, mse, warmup):
 
 def main():
     config = params.load("evaluate_wave")["evaluate_wave"]
-    training.setup_device("cpu", config["threads"])
+    device = training.setup_device("cpu", config["threads"])
     model = load_model(WAVE_CHECKPOINT, WaveRNN, "train_wavernn")
     validation = waves.validation_waves(config["seed"], config["count"], config["length"])
     began = time.perf_counter()
@@ -44,7 +44,7 @@ def main():
             f"the wave model's free-running predictions became NaN or infinite on {diverged} of {len(mse)} waves", "wavernn"
         )
     metrics = waves.summary(mse, waves.zero_predictor_mse(validation, config["warmup"]))
-    io.write_json(METRICS, {**metrics, "eval_seconds": round(seconds, 3)})
+    io.write_json(METRICS, {**metrics, **training.machine(device)})
     table = pd.DataFrame(
         {
             "wave": range(len(mse)),

@@ -96,7 +96,7 @@ def write_samples():
     """The stage: samples of both models, with params.yaml's `generate` settings, under samples/."""
     config = params.load("generate")
     settings = config["generate"]
-    vocab, train, _ = text.load_encoded()
+    vocab, train = text.load_vocab(), text.load_split("train")
     prime = encode_prime(vocab, settings["prime"] or "\n")
     with torch.no_grad():
         rnn_sample = sample_rnn(load_model(CHAR_CHECKPOINT, CharRNN, "train_charrnn"), prime, settings)

@@ -1,4 +1,4 @@
-"""Stage `ngram`: the smoothed character n-gram baseline, scored on the val split."""
+"""Stage `ngram`: the smoothed character n-gram baseline, scored on the val and the test split."""
 
 import logging
 
@@ -12,27 +12,30 @@ METRICS = "metrics/ngram.json"
 def main():
     config = params.load("ngram")["ngram"]
     vocab, train, val = text.load_encoded()
+    splits = {"val": val, "test": text.load_split("test")}
     model = ngram.KneserNey(train, len(vocab), config["max_order"])
     per_order = {}
     for order in range(1, config["max_order"] + 1):
-        logprob = model.log_probs(val, order)
-        loss = float(-logprob.mean())
-        per_order[str(order)] = {
-            "val_loss": round(loss, 4),
-            "val_bpc": round(text.nats_to_bits(loss), 4),
-            "unseen_ngram_fraction": round(model.unseen_fraction(val, order), 4),
-        }
-        log.info("order %d: %.4f nats/char, %.4f bits/char", order, loss, text.nats_to_bits(loss))
-    io.write_npy(text.NGRAM_VAL_LOGPROB_FILE, logprob)
-    best = min(per_order, key=lambda order: per_order[order]["val_loss"])
+        per_order[str(order)] = {}
+        for name, data in splits.items():
+            logprob = model.log_probs(data, order)
+            loss = float(-logprob.mean())
+            per_order[str(order)].update({f"{name}_loss": round(loss, 4), f"{name}_bpc": round(text.nats_to_bits(loss), 4)})
+            if order == config["max_order"]:
+                io.write_npy(text.NGRAM_LOGPROB_FILES[name], logprob)
+        per_order[str(order)]["unseen_ngram_fraction"] = round(model.unseen_fraction(val, order), 4)
+        log.info("order %d: val %.4f, test %.4f nats/char", order, per_order[str(order)]["val_loss"], per_order[str(order)]["test_loss"])
+    best = min(per_order, key=lambda order: per_order[order]["val_loss"])  # chosen on val
     top = per_order[str(config["max_order"])]
     io.write_json(
         METRICS,
         {
+            "test_loss": top["test_loss"],
+            "test_bpc": top["test_bpc"],
             "val_loss": top["val_loss"],
             "val_bpc": top["val_bpc"],
             "best_order": int(best),
-            "best_val_bpc": per_order[best]["val_bpc"],
+            "best_order_test_bpc": per_order[best]["test_bpc"],
             "per_order": per_order,
         },
     )

@@ -124,15 +124,15 @@ def wave_mse_distribution(per_wave, zero_mse):
 
 
 def bits_per_char(ngram, charrnn, mix):
-    """n-gram val bits/char by order beside the char-RNN and the RNN + n-gram mixture."""
+    """Test bits/char of the n-gram by order, the char-RNN and the RNN + n-gram mixture: one text, one axis."""
     figure, axes = plt.subplots(figsize=(8, 4.5))
     orders = sorted(ngram["per_order"], key=int)
-    values = [ngram["per_order"][order]["val_bpc"] for order in orders]
+    values = [ngram["per_order"][order]["test_bpc"] for order in orders]
     bars = axes.bar([f"{order}-gram" for order in orders], values, color="tab:gray", label="Kneser-Ney n-gram")
     axes.bar_label(bars, fmt="%.2f", fontsize="small")
-    axes.axhline(charrnn["val_bpc"], color="tab:blue", label=f"char-RNN {charrnn['val_bpc']:.3f}")
-    axes.axhline(mix["val_bpc_mix"], color="tab:red", linestyle="--", label=f"RNN + n-gram mix {mix['val_bpc_mix']:.3f} (second half)")
-    axes.set(title="Val bits per character (lower is better)", xlabel="model", ylabel="bits/char")
+    axes.axhline(charrnn["test_bpc"], color="tab:blue", label=f"char-RNN {charrnn['test_bpc']:.3f}")
+    axes.axhline(mix["test_bpc_mix"], color="tab:red", linestyle="--", label=f"RNN + n-gram mix {mix['test_bpc_mix']:.3f}")
+    axes.set(title="Test bits per character (lower is better)", xlabel="model", ylabel="bits/char")
     axes.legend()
     figure.tight_layout()
     return figure

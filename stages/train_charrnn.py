@@ -1,4 +1,4 @@
-"""Stage `train_charrnn`: the character RNN, trained by batched truncated BPTT, scored on the whole val split."""
+"""Stage `train_charrnn`: the character RNN, trained by batched truncated BPTT, scored on the whole val and test splits."""
 
 import logging
 
@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 RESUME = "data/resume/charrnn.pt"
 METRICS = "metrics/charrnn.json"
 LOG = "plots/charrnn_train.csv"
+TIMING = "plots/charrnn_timing.csv"  # seconds and chars/s: apart from the results, so that a retrain diffs clean
 
 
 def main():
@@ -23,40 +24,45 @@ def main():
     if section["precision"] == "bfloat16" and device.type == "cpu" and not torch.cpu._is_avx512_bf16_supported():
         log.warning("charrnn.precision: this CPU has no native bfloat16 (AVX512-BF16/AMX); float32 may be faster")
     vocab, train, val = text.load_encoded()
+    test = text.load_split("test")
     training.seed_everything(section["seed"])
     architecture = char_architecture(config, len(vocab))
     model = CharRNN(**architecture).to(device)
     task = streams.TextStreamTask(train, val, section, section["seed"], device)
-    history, speed = training.fit(
+    history, timing = training.fit(
         model,
         task,
         section,
         section="charrnn",
         resume_path=RESUME,
-        run_fingerprint=training.fingerprint(config, text.TRAIN_FILE, text.VAL_FILE),
+        run_fingerprint=training.fingerprint(config, text.TRAIN_FILE, text.VAL_FILE, text.TEST_FILE),
         units_per_step=section["batch_size"] * section["seq_len"],
     )
-    val_nll = streams.stream_nll(model, val, device)
-    val_loss = float(val_nll.mean())
-    if not np.isfinite(val_nll).all():
-        raise training.non_finite_error(f"the val loss became {val_loss} (training diverged)", "charrnn")
-    history[-1]["val_loss_full"] = val_loss  # the whole split, apart from the monitor slice's val_loss
-    recent = [row["train_loss"] for row in history[-section["log_every"] :]]
-    io.write_npy(text.CHARRNN_VAL_NLL_FILE, val_nll)
+    scores = {}
+    for name, data in (("val", val), ("test", test)):
+        nll = streams.stream_nll(model, data, device)
+        if not np.isfinite(nll).all():
+            raise training.non_finite_error(f"the {name} loss became {float(nll.mean())} (training diverged)", "charrnn")
+        io.write_npy(text.CHARRNN_NLL_FILES[name], nll)
+        scores[name] = float(nll.mean())
+    history[-1]["val_loss_full"] = scores["val"]  # the whole split, apart from the monitor slice's val_loss
     training.save(CHAR_CHECKPOINT, {"architecture": architecture, "model": model.cpu().state_dict()})
     io.write_csv(LOG, pd.DataFrame(history))
+    io.write_csv(TIMING, pd.DataFrame(timing))
     io.write_json(
         METRICS,
         {
-            "val_loss": round(val_loss, 5),
-            "val_bpc": round(text.nats_to_bits(val_loss), 5),
-            "train_loss": round(sum(recent) / len(recent), 5),
+            "test_loss": round(scores["test"], 5),
+            "test_bpc": round(text.nats_to_bits(scores["test"]), 5),
+            "val_loss": round(scores["val"], 5),
+            "val_bpc": round(text.nats_to_bits(scores["val"]), 5),
+            "train_loss": round(training.final_train_loss(history), 5),
             "steps": section["steps"],
-            **speed,
+            **training.machine(device),
         },
     )
     training.finish(RESUME)
-    log.info("val loss %.4f nats/char (%.4f bits/char)", val_loss, text.nats_to_bits(val_loss))
+    log.info("test loss %.4f nats/char (%.4f bits/char), val %.4f", scores["test"], text.nats_to_bits(scores["test"]), scores["val"])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stage `vocab`: split the corpus by position and encode both parts with the train vocabulary."""
+"""Stage `vocab`: split the corpus by position into train, val and test, and encode them with the train vocabulary."""
 
 import logging
 from pathlib import Path
@@ -14,17 +14,21 @@ def main():
     config = params.load("vocab")["vocab"]
     if not Path(CORPUS).is_file():
         raise cli.UserError(f"{CORPUS}: file not found; run the 'download' stage first")
-    train_text, val_text = text.split(Path(CORPUS).read_text(encoding="utf-8"), config["val_fraction"])
-    if len(val_text) < 2 or len(train_text) < 2:
-        raise cli.UserError(f"{CORPUS}: too short to split with vocab.val_fraction={config['val_fraction']}")
-    vocab = text.Vocab.from_text(train_text)
-    unseen = vocab.unknown_chars(val_text)
-    if unseen:
-        log.warning("characters of the val split never seen in training (mapped to %s): %r", text.UNKNOWN, "".join(unseen))
-    io.write_npy(text.TRAIN_FILE, vocab.encode(train_text))
-    io.write_npy(text.VAL_FILE, vocab.encode(val_text))
+    parts = dict(zip(("train", "val", "test"), text.split(Path(CORPUS).read_text(encoding="utf-8"), config["val_fraction"], config["test_fraction"])))
+    if min(len(part) for part in parts.values()) < 2:
+        raise cli.UserError(
+            f"{CORPUS}: too short to split with vocab.val_fraction={config['val_fraction']} and "
+            f"vocab.test_fraction={config['test_fraction']} (each part needs 2 characters or more)"
+        )
+    vocab = text.Vocab.from_text(parts["train"])
+    for name in ("val", "test"):
+        unseen = vocab.unknown_chars(parts[name])
+        if unseen:
+            log.warning("characters of the %s split never seen in training (mapped to %s): %r", name, text.UNKNOWN, "".join(unseen))
+    for name, part in parts.items():
+        io.write_npy(text.SPLIT_FILES[name], vocab.encode(part))
     io.write_json(text.VOCAB_FILE, vocab.to_json())
-    log.info("vocabulary of %d symbols; %d train and %d val characters", len(vocab), len(train_text), len(val_text))
+    log.info("vocabulary of %d symbols; %s characters", len(vocab), ", ".join(f"{len(part)} {name}" for name, part in parts.items()))
 
 
 if __name__ == "__main__":

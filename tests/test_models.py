@@ -45,11 +45,15 @@ def test_bfloat16_precision_gives_float32_logits_close_to_float32(cell, skip_con
     exact = CharRNN(9, cell, **sizes).eval()
     autocast = CharRNN(9, cell, precision="bfloat16", **sizes).eval()
     autocast.load_state_dict(exact.state_dict())
+    decoded = []  # the dtype the decoder's matrix product ran in, call by call
+    autocast.decoder.register_forward_hook(lambda module, inputs, output: decoded.append(output.dtype))
     text = torch.randint(0, 9, (3, 20))
     logits, state = autocast(text[:, :10])
     assert logits.dtype == torch.float32
     more, _ = autocast(text[:, 10:], state)  # the carried state goes back in
     expected, _ = exact(text)
+    assert decoded == [torch.bfloat16, torch.bfloat16]  # autocast was on: float32 logits alone would not show it
+    assert not torch.equal(torch.cat([logits, more], dim=1), expected)
     torch.testing.assert_close(torch.cat([logits, more], dim=1), expected, atol=0.05, rtol=0.05)
 
 

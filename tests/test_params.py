@@ -48,8 +48,9 @@ def test_unknown_top_level_key_is_named(tmp_path):
 @pytest.mark.parametrize(
     "old, new, key",
     [
-        ("val_fraction: 0.1", "val_fraction: 0.0", "vocab.val_fraction"),
-        ("val_fraction: 0.1", "val_fraction: high", "vocab.val_fraction"),
+        ("val_fraction: 0.05", "val_fraction: 0.0", "vocab.val_fraction"),
+        ("val_fraction: 0.05", "val_fraction: high", "vocab.val_fraction"),
+        ("test_fraction: 0.05", "test_fraction: 0.0", "vocab.test_fraction"),
         ("max_order: 7", "max_order: 0", "ngram.max_order"),
         ("max_order: 7", "max_order: 2.5", "ngram.max_order"),
         ("max_order: 7", "max_order: true", "ngram.max_order"),
@@ -69,12 +70,18 @@ def test_bad_values_name_key_and_allowed_range(tmp_path, old, new, key):
 
 def test_values_are_only_checked_for_the_stage_that_reads_them(tmp_path):
     path = write(tmp_path, committed_params().replace("max_order: 7", "max_order: 0"))
-    assert params.load("vocab", path)["vocab"]["val_fraction"] == 0.1
+    assert params.load("vocab", path)["vocab"]["val_fraction"] == 0.05
 
 
 def test_int_is_accepted_for_float_and_yaml_1_2_exponents_parse(tmp_path):
-    path = write(tmp_path, committed_params().replace("val_fraction: 0.1", "val_fraction: 1e-1"))
-    assert params.load("vocab", path)["vocab"]["val_fraction"] == 0.1
+    path = write(tmp_path, committed_params().replace("val_fraction: 0.05", "val_fraction: 5e-2"))
+    assert params.load("vocab", path)["vocab"]["val_fraction"] == 0.05
+
+
+def test_val_and_test_must_leave_text_to_train_on(tmp_path):
+    path = write(tmp_path, committed_params().replace("val_fraction: 0.05", "val_fraction: 0.45").replace("test_fraction: 0.05", "test_fraction: 0.45"))
+    with pytest.raises(UserError, match="'vocab.val_fraction' \\+ 'vocab.test_fraction' must be < 0.9"):
+        params.load("vocab", path)
 
 
 def test_corpus_path_and_url_together_are_refused(tmp_path):

@@ -27,5 +27,11 @@ def test_large_vocabularies_get_wider_dtype():
 
 
 def test_split_by_position():
-    train, val = text.split("abcdefghij", 0.2)
-    assert (train, val) == ("abcdefgh", "ij")
+    assert text.split("abcdefghij", 0.2, 0.1) == ("abcdefg", "hi", "j")
+
+
+def test_a_test_split_leaves_train_as_a_val_split_of_both_fractions_would():
+    corpus = "x" * 4_812_345
+    train, val, test = text.split(corpus, 0.05, 0.05)
+    assert len(train) == len(corpus) - int(round(len(corpus) * 0.1)) and len(test) == int(round(len(corpus) * 0.05))
+    assert len(train) + len(val) + len(test) == len(corpus)

@@ -16,7 +16,6 @@ from stages.lib import params, training
 from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, wave_architecture
 from stages.lib.cli import UserError
 
-TIMING = {"train_seconds", "chars_per_s", "waves_per_s"}
 STAGES = {
     "train_charrnn": ("charrnn", "metrics/charrnn.json", "plots/charrnn_train.csv"),
     "train_wavernn": ("wavernn", "metrics/wavernn_train.json", "plots/wavernn_train.csv"),
@@ -24,10 +23,9 @@ STAGES = {
 
 
 def results(repo, stage):
-    """The stage's metrics without timing figures, and its per-step log."""
+    """The stage's metrics (no timings among them) and its per-step log."""
     _, metrics, log = STAGES[stage]
-    values = json.loads((repo / metrics).read_text())
-    return {k: v for k, v in values.items() if k not in TIMING}, (repo / log).read_text()
+    return json.loads((repo / metrics).read_text()), (repo / log).read_text()
 
 
 def prepare(repo, stage):

@@ -101,7 +101,7 @@ SCHEMA = {
     "hidden_size": SIZE,
     "num_layers": Spec(int, low=1, high=16),
     "corpus": {"path": TEXT, "url": TEXT, "sha256": TEXT},
-    "vocab": {"val_fraction": Spec(float, above=0.0, high=0.5)},
+    "vocab": {"val_fraction": Spec(float, above=0.0, high=0.5), "test_fraction": Spec(float, above=0.0, high=0.5)},
     "ngram": {"max_order": Spec(int, low=1, high=12)},
     "charrnn": {
         "embedding_dim": Spec(int, low=0, high=MAX_SIZE),
@@ -208,6 +208,9 @@ def check_relations(params):
     corpus = params.get("corpus")
     if corpus and corpus["path"] and corpus["url"]:
         raise UserError("params.yaml: set 'corpus.path' or 'corpus.url', not both")
+    vocab = params.get("vocab")
+    if vocab and vocab["val_fraction"] + vocab["test_fraction"] >= 0.9:
+        raise UserError("params.yaml: 'vocab.val_fraction' + 'vocab.test_fraction' must be < 0.9 (the rest trains)")
     wave = params.get("wavernn")
     if wave:
         if wave["rollout_start"] > wave["rollout_end"]:

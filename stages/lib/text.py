@@ -1,4 +1,4 @@
-"""Characters as integers: the vocabulary, the split, the encoded data files, and their units."""
+"""Characters as integers: the vocabulary, the train/val/test split, the encoded data files, and their units."""
 
 import math
 from dataclasses import dataclass
@@ -13,8 +13,11 @@ UNKNOWN_INDEX = 0
 VOCAB_FILE = "data/vocab.json"
 TRAIN_FILE = "data/train.npy"
 VAL_FILE = "data/val.npy"
-NGRAM_VAL_LOGPROB_FILE = "data/ngram_val_logprob.npy"  # log p of val[1:], per character
-CHARRNN_VAL_NLL_FILE = "data/charrnn_val_nll.npy"  # -log p of val[1:], per character
+TEST_FILE = "data/test.npy"
+SPLIT_FILES = {"train": TRAIN_FILE, "val": VAL_FILE, "test": TEST_FILE}
+# Per character, for `mix`: log p (n-gram) and -log p (char-RNN) of each split's characters after the first.
+NGRAM_LOGPROB_FILES = {"val": "data/ngram_val_logprob.npy", "test": "data/ngram_test_logprob.npy"}
+CHARRNN_NLL_FILES = {"val": "data/charrnn_val_nll.npy", "test": "data/charrnn_test_nll.npy"}
 
 
 @dataclass(frozen=True)
@@ -69,15 +72,21 @@ def load_vocab():
     return Vocab.from_json(io.read_output(VOCAB_FILE, io.read_json, "vocab"))
 
 
+def load_split(name):
+    """One encoded split ("train", "val" or "test") written by the `vocab` stage."""
+    return io.read_output(SPLIT_FILES[name], np.load, "vocab")
+
+
 def load_encoded():
-    """The vocabulary and the encoded train and val arrays written by the `vocab` stage."""
-    return load_vocab(), io.read_output(TRAIN_FILE, np.load, "vocab"), io.read_output(VAL_FILE, np.load, "vocab")
+    """The vocabulary and the encoded train and val arrays: what recipes are trained and chosen on."""
+    return load_vocab(), load_split("train"), load_split("val")
 
 
-def split(text, val_fraction):
-    """Split by position: the first part trains, the last `val_fraction` validates."""
-    cut = len(text) - int(round(len(text) * val_fraction))
-    return text[:cut], text[cut:]
+def split(text, val_fraction, test_fraction):
+    """Split by position: train first, then the `val_fraction` that validates, the last `test_fraction` tests."""
+    val_start = len(text) - int(round(len(text) * (val_fraction + test_fraction)))
+    test_start = len(text) - int(round(len(text) * test_fraction))
+    return text[:val_start], text[val_start:test_start], text[test_start:]
 
 
 def nats_to_bits(nats):

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import platform
 import random
 import sys
 import time
@@ -61,6 +62,29 @@ def setup_device(name, threads):
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("device: 'cuda' was asked for but no CUDA device is available; use 'auto' or 'cpu'")
     return torch.device(name)
+
+
+def machine(device):
+    """What a run's results depend on beyond its params: the CPU model, torch's thread count and the device it ran on.
+
+    The same params give the same metrics to the last digit only on the same CPU kind and thread count.
+    """
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return {"cpu": cpu, "threads": torch.get_num_threads(), "device": name}
+
+
+TRAIN_LOSS_STEPS = 100  # `train_loss` in the metrics: the mean per-step loss of the last 100 steps
+
+
+def final_train_loss(history):
+    """The metrics' `train_loss`: the mean training loss of the last TRAIN_LOSS_STEPS steps (all, if fewer)."""
+    recent = [row["train_loss"] for row in history[-TRAIN_LOSS_STEPS:]]
+    return sum(recent) / len(recent)
 
 
 def learning_rate(step, config):
@@ -147,7 +171,10 @@ def non_finite_error(what, section):
 
 
 def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per_step, unit="char"):
-    """Train `model` on `task` for config['steps'] steps; return the per-step log (a list of rows).
+    """Train `model` on `task` for config['steps'] steps; return (per-step log, timing log), lists of rows.
+
+    The timing log has a row at every logged step: step, the training seconds so far and the
+    units (chars or waves) per second so far; the last row sums up the run, resumed parts included.
 
     config: the trainer's params section (steps, lr, schedule, clip, log_every, eval_every,
     checkpoint_every). Every `checkpoint_every` steps the model, optimizer, task stream, RNG
@@ -158,18 +185,22 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
     optimizer = torch.optim.AdamW(  # decoupled weight decay; with weight_decay 0 it is Adam, step for step
         model.parameters(), lr=config["lr"], betas=(0.9, config["adam_beta2"]), weight_decay=config["weight_decay"]
     )
-    start, history = 0, []
+    start, history, timing, train_seconds = 0, [], [], 0.0
     resume = load_resume(resume_path, run_fingerprint)
     if resume:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         task.load_state_dict(resume["task"])
         set_rng_state(resume["rng"])
-        start, history = resume["step"], resume["history"]
+        start, history, timing, train_seconds = resume["step"], resume["history"], resume["timing"], resume["train_seconds"]
         log.info("resuming from %s at step %d of %d", resume_path, start, steps)
 
     pending = []  # (step, lr, loss tensor) not yet synced to the host
-    train_seconds = 0.0
+    rate_name = f"{unit}s_per_s"
+
+    def record_timing(step):
+        timing.append({"step": step, "train_seconds": round(train_seconds, 3),
+                       rate_name: round(units_per_step * step / max(train_seconds, 1e-9), 1)})
 
     def flush():
         values = torch.stack([loss for _, _, loss in pending]).tolist() if pending else []
@@ -196,8 +227,8 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
         if step % config["log_every"] == 0 or step == steps:
             flush()
             train_seconds += time.perf_counter() - began
-            rate = units_per_step * (step - start) / max(train_seconds, 1e-9)
-            bar.set_postfix(loss=f"{history[-1]['train_loss']:.4f}", **{f"{unit}/s": f"{rate:,.0f}"})
+            record_timing(step)
+            bar.set_postfix(loss=f"{history[-1]['train_loss']:.4f}", **{f"{unit}/s": f"{timing[-1][rate_name]:,.0f}"})
         else:
             train_seconds += time.perf_counter() - began
         if config["eval_every"] and step % config["eval_every"] == 0 and step < steps:
@@ -217,13 +248,14 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
                     "task": task.state_dict(),
                     "rng": rng_state(),
                     "history": history,
+                    "timing": timing,
+                    "train_seconds": train_seconds,
                 },
             )
     bar.close()
     flush()
     check_finite(model, steps, section)
-    units_per_s = units_per_step * (steps - start) / max(train_seconds, 1e-9)
-    return history, {"train_seconds": round(train_seconds, 2), f"{unit}s_per_s": round(units_per_s, 1)}
+    return history, timing  # the last step always logs, so timing[-1] is the whole run
 
 
 def finish(resume_path):

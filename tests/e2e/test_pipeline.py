@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+from ruamel.yaml import YAML
 
 from conftest import ROOT, python_stage, run, update_params
 from stages.lib import ngram
@@ -19,23 +20,29 @@ def test_dvc_repro_runs_the_pipeline(reproduced):
     for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"):
         assert f"Running stage '{stage}'" in printed
     ngram_metrics = json.loads((project / "metrics/ngram.json").read_text())
-    assert set(ngram_metrics) >= {"val_loss", "val_bpc", "best_order", "best_val_bpc", "per_order"}
-    assert ngram_metrics["per_order"]["3"]["val_loss"] < ngram_metrics["per_order"]["1"]["val_loss"]
+    assert set(ngram_metrics) >= {"test_loss", "test_bpc", "val_loss", "val_bpc", "best_order", "best_order_test_bpc", "per_order"}
+    assert ngram_metrics["per_order"]["3"]["test_loss"] < ngram_metrics["per_order"]["1"]["test_loss"]
     vocab = json.loads((project / "data/vocab.json").read_text())
     assert vocab["unknown_index"] == 0 and vocab["chars"] == sorted(vocab["chars"])
     charrnn = json.loads((project / "metrics/charrnn.json").read_text())
-    assert set(charrnn) >= {"val_loss", "val_bpc", "train_loss", "steps", "chars_per_s"}
-    assert charrnn["steps"] == 30
+    assert set(charrnn) == {"test_loss", "test_bpc", "val_loss", "val_bpc", "train_loss", "steps", "cpu", "threads", "device"}
+    assert charrnn["steps"] == 30 and charrnn["threads"] == 1 and charrnn["device"] == "cpu"
+    timing = pd.read_csv(project / "plots/charrnn_timing.csv")
+    assert list(timing.columns) == ["step", "train_seconds", "chars_per_s"] and timing.step.iloc[-1] == 30
     assert (project / "samples/charrnn.txt").read_text().startswith("ROMEO:\n")
     assert len((project / "samples/ngram.txt").read_text()) == len("ROMEO:\n") + 60 + 1
     mix = json.loads((project / "metrics/mix.json").read_text())
-    rnn = -np.load(project / "data/charrnn_val_nll.npy")
-    ngram_logprob = np.load(project / "data/ngram_val_logprob.npy")
-    half = len(rnn) // 2
-    weight = ngram.fit_mix_weight(rnn[:half], ngram_logprob[:half])  # recomputed from the per-character files
+    scores = {split: (-np.load(project / f"data/charrnn_{split}_nll.npy"), np.load(project / f"data/ngram_{split}_logprob.npy"))
+              for split in ("val", "test")}
+    test_text = np.load(project / "data/test.npy")
+    assert len(scores["test"][0]) == len(scores["test"][1]) == len(test_text) - 1  # both models on the same test text
+    assert round(float(-scores["test"][0].mean()), 5) == charrnn["test_loss"]
+    assert round(float(-scores["test"][1].mean()), 4) == ngram_metrics["test_loss"]
+    weight = ngram.fit_mix_weight(*scores["val"])  # fitted on val, recomputed from the per-character files
     assert mix["rnn_weight"] == round(weight, 4)
-    assert mix["val_loss_mix"] == round(ngram.mixed_nll(rnn[half:], ngram_logprob[half:], weight), 5)
-    assert mix["second_half"]["charrnn"] == round(float(-rnn[half:].mean()), 5)
+    test_mix = ngram.mixed_nll(*scores["test"], weight)
+    assert mix["test_loss_mix"] == round(test_mix, 5)
+    assert mix["test_bpc_mix"] == round(test_mix / np.log(2), 5)  # from the unrounded nats
     wave = json.loads((project / "metrics/wave.json").read_text())
     assert set(wave) >= {"mse_mean", "mse_median", "mse_worst", "mse_best", "zero_predictor_mse_mean"}
     assert wave["waves"] == 50
@@ -113,3 +120,36 @@ def test_char_seeds_retrains_the_stage_model_and_reports_the_spread(repo):
     one_seed = run([sys.executable, "-m", "benchmarks.char_seeds", "--seeds", "1"], repo, env=env)
     assert "std undefined (sample, n=1)" in one_seed.stdout
     assert json.loads(one_seed.stdout.splitlines()[-1])["std"] is None
+
+
+# Runs a stage as `python -m stages.NAME` does, recording every file it opens for reading.
+READS_RECORDER = """
+import atexit, os, runpy, sys
+reads, output, name = set(), sys.argv[1], sys.argv[2]
+def record(event, args):
+    if event == "open" and isinstance(args[0], str):
+        mode, flags = args[1], args[2]
+        writing = ("w" in mode or "a" in mode or "x" in mode or "+" in mode) if mode else flags & (os.O_WRONLY | os.O_RDWR)
+        if not writing:
+            reads.add(os.path.relpath(os.path.abspath(args[0])))
+atexit.register(lambda: open(output, "w").write("\\n".join(sorted(reads))))
+sys.addaudithook(record)
+sys.argv = [sys.argv[0]]
+runpy.run_module(f"stages.{name}", run_name="__main__")
+"""
+
+
+def test_dvc_yaml_lists_every_file_each_stage_reads(repo, tmp_path):
+    # A file a stage reads but dvc.yaml does not list is invisible to `dvc status`: a change to it reruns nothing.
+    stages = YAML(typ="safe").load((repo / "dvc.yaml").read_text())["stages"]
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    for name, stage in stages.items():
+        record = tmp_path / f"{name}.reads"
+        run([sys.executable, "-c", READS_RECORDER, str(record), name], repo, env=env)
+        reads = {path for path in record.read_text().splitlines() if not path.startswith("..")}  # inside the project
+        data = {path for path in reads if path.split("/")[0] in ("data", "corpora", "metrics", "plots", "samples")}
+        data -= {path for path in data if path.startswith("data/resume/")}  # a resume checkpoint: used only by the same run
+        listed = [next(iter(dep)) if isinstance(dep, dict) else dep for dep in stage["deps"]]
+        unlisted = {path for path in data if not any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in listed)}
+        assert not unlisted, f"{name} reads {sorted(unlisted)}, which dvc.yaml does not list"
+        assert "params.yaml" in reads, f"{name}: the recorder saw no reads"
