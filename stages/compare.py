@@ -123,7 +123,7 @@ def render(header, rows, markdown):
 
 def figure(metrics, groups, baseline, graph):
     """For each metric, each group's seeds (dots), mean and 95 % interval."""
-    fig, panels = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.5), squeeze=False)
+    fig, panels = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.5), squeeze=False)
     for axes, metric in zip(panels[0], metrics):
         seeds = lib.metric_seeds(metric, graph)
         for position, group in enumerate(groups):
@@ -140,7 +140,7 @@ def figure(metrics, groups, baseline, graph):
                 axes.plot([position], [stat["mean"]], "s", color=color, markersize=7)
         axes.set_xticks(range(len(groups)), [g.label([o for o in groups if o is not g]) for g in groups], rotation=20, ha="right", fontsize="small")
         axes.set_xlim(-0.5, len(groups) - 0.5)
-        axes.set(title=f"{metric}\nmean and 95 % interval over seeds (red: baseline)", ylabel=metric.split(":")[-1])
+        axes.set(title=f"{metric}\nmean and 95 % interval over seeds, red: baseline", ylabel=metric.split(":")[-1])
         axes.grid(alpha=0.3)
     fig.tight_layout()
     return fig
