@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from stages.lib import params, streams, text, training, waves  # noqa: E402
@@ -63,6 +65,57 @@ def char_seconds_per_step(overrides, steps):
     return speed["train_seconds"] / steps
 
 
+def fit_cosine(t, values):
+    """Least-squares amplitude and phase of values ~ A cos(t + phi) on the grid t."""
+    basis = np.stack([np.cos(t), -np.sin(t)], axis=1)
+    (a, b), *_ = np.linalg.lstsq(basis, values, rcond=None)
+    return np.hypot(a, b), np.arctan2(b, a)
+
+
+def free_run_truth(predictions, validation):
+    """The true values of the steps a free run (waves.free_run) predicts: the last ones of each wave."""
+    return validation.values[:, -predictions.shape[1] :]
+
+
+def harmonics(predictions, validation, orders=(1, 2, 3)):
+    """The MSE of the free run's error (all steps predicted from its own outputs) carried at
+    each multiple k of the wave's frequency: the error's projection on cos and sin of k(t + phi)."""
+    error = (predictions[:, 1:] - free_run_truth(predictions, validation)[:, 1:]).double().numpy()
+    length = validation.values.shape[1]
+    angle = np.arange(length - error.shape[1], length) * waves.STEP + validation.phase.double().numpy()[:, None]
+    shares = {}
+    for k in orders:
+        cos_part, sin_part = 2 * (error * np.cos(k * angle)).mean(1), 2 * (error * np.sin(k * angle)).mean(1)
+        shares[f"mse_at_harmonic_{k}"] = float(np.mean((cos_part**2 + sin_part**2) / 2))
+    return shares
+
+
+def drift(predictions, validation, tail=100):
+    """Where a free run's error comes from at its end: a cosine of the true frequency,
+    A' cos(t + phi'), fitted to each wave's last `tail` predictions; the amplitude ratio A'/A,
+    the phase error phi' - phi (positive: the run is ahead), and the MSE each alone would cause there.
+    With the error's harmonics over the whole free run (harmonics()), and the MSE of its first
+    `tail` steps beside its last: a drift grows along the run, a distortion of the wave's shape does not."""
+    length, truth = validation.values.shape[1], free_run_truth(predictions, validation)
+    t = np.arange(length - tail, length) * waves.STEP
+    fits = np.array([fit_cosine(t, row) for row in predictions[:, -tail:].double().numpy()])
+    ratio = fits[:, 0] / validation.amplitude.double().numpy()
+    shift = (fits[:, 1] - validation.phase.double().numpy() + np.pi) % (2 * np.pi) - np.pi
+    amplitude2 = validation.amplitude.double().numpy() ** 2
+    return {
+        "amplitude_ratio_mean": float(ratio.mean()),
+        "amplitude_ratio_min": float(ratio.min()),
+        "amplitude_ratio_max": float(ratio.max()),
+        "phase_error_rad_mean": float(shift.mean()),
+        "phase_error_rad_max_abs": float(np.abs(shift).max()),
+        "tail_mse_from_amplitude_alone": float(np.mean(amplitude2 * (ratio - 1) ** 2 / 2)),
+        "tail_mse_from_phase_alone": float(np.mean(amplitude2 * (1 - np.cos(shift)))),
+        "tail_mse": float((predictions[:, -tail:] - truth[:, -tail:]).double().pow(2).mean()),
+        "head_mse": float((predictions[:, 1 : tail + 1] - truth[:, 1 : tail + 1]).double().pow(2).mean()),
+        **harmonics(predictions, validation),
+    }
+
+
 def run_wave(config, section):
     device = training.setup_device(section["device"], section["threads"])
     training.seed_everything(section["seed"])
@@ -73,8 +126,9 @@ def run_wave(config, section):
     result = dict(speed)
     for prefix, seed in (("", SELECTION_SEED), ("protocol_", evaluation["seed"])):
         validation = waves.validation_waves(seed, evaluation["count"], evaluation["length"])
-        mse, _ = waves.protocol_mse(model.cpu().eval(), validation, evaluation["warmup"])
-        result.update({prefix + key: value for key, value in waves.summary(mse, waves.zero_predictor_mse(validation, evaluation["warmup"])).items()})
+        mse, predictions = waves.protocol_mse(model.cpu().eval(), validation, evaluation["warmup"])
+        scores = {**waves.summary(mse, waves.zero_predictor_mse(validation, evaluation["warmup"])), **drift(predictions, validation)}
+        result.update({prefix + key: value for key, value in scores.items()})
     return result
 
 

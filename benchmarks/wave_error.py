@@ -4,26 +4,21 @@
 
 Runs the protocol with the committed model (data/wavernn.pt) on the selection waves (the
 protocol's count and length, recipes.SELECTION_SEED: recipes are chosen on these, never on the
-protocol's own waves) and fits, on the last 100 steps
-of each free-running prediction, a cosine of the true frequency: A' cos(t + phi'). It prints
-the amplitude ratio A'/A and the phase error phi' - phi, and the MSE each alone would cause.
+protocol's own waves) and fits, on the last 100 steps of each free-running prediction, a
+cosine of the true frequency: A' cos(t + phi') (recipes.drift). It prints the amplitude ratio
+A'/A and the phase error phi' - phi, and the MSE each alone would cause; then the MSE of the
+first and the last 100 free-running steps (a drift grows between them, a wrong wave shape
+does not) and the error's MSE at 1, 2 and 3 times the wave's frequency (recipes.harmonics).
+`benchmarks.wave_seeds` prints the same figures for a fresh model per seed.
 """
 
 import json
 
-import numpy as np
 import torch
 
-from benchmarks.recipes import SELECTION_SEED
+from benchmarks.recipes import SELECTION_SEED, drift
 from stages.lib import params, waves
 from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, load_model
-
-
-def fit_cosine(t, values):
-    """Least-squares amplitude and phase of values ~ A cos(t + phi) on the grid t."""
-    basis = np.stack([np.cos(t), -np.sin(t)], axis=1)
-    (a, b), *_ = np.linalg.lstsq(basis, values, rcond=None)
-    return np.hypot(a, b), np.arctan2(b, a)
 
 
 def main():
@@ -32,26 +27,7 @@ def main():
     model = load_model(WAVE_CHECKPOINT, WaveRNN, "train_wavernn")
     validation = waves.validation_waves(SELECTION_SEED, config["count"], config["length"])
     mse, predictions = waves.protocol_mse(model, validation, config["warmup"])
-    t = np.arange(config["length"]) * waves.STEP
-    tail = slice(config["length"] - 100, config["length"])
-    ratios, shifts = [], []
-    for i in range(len(mse)):
-        amplitude, phase = fit_cosine(t[tail], predictions[i, -100:].double().numpy())
-        ratios.append(amplitude / float(validation.amplitude[i]))
-        shifts.append((phase - float(validation.phase[i]) + np.pi) % (2 * np.pi) - np.pi)
-    ratios, shifts = np.array(ratios), np.array(shifts)
-    amplitude2 = validation.amplitude.double().numpy() ** 2
-    print(json.dumps({
-        "mse_mean": float(mse.mean()),
-        "amplitude_ratio_mean": float(ratios.mean()),
-        "amplitude_ratio_min": float(ratios.min()),
-        "amplitude_ratio_max": float(ratios.max()),
-        "phase_error_rad_mean_abs": float(np.abs(shifts).mean()),
-        "phase_error_rad_max_abs": float(np.abs(shifts).max()),
-        "last_100_steps_mse_from_amplitude_alone": float(np.mean(amplitude2 * (ratios - 1) ** 2 / 2)),
-        "last_100_steps_mse_from_phase_alone": float(np.mean(amplitude2 * (1 - np.cos(shifts)))),
-        "last_100_steps_mse": float((predictions[:, -100:] - validation.values[:, tail]).double().pow(2).mean()),
-    }, indent=1))
+    print(json.dumps({"mse_mean": float(mse.mean()), **drift(predictions, validation)}, indent=1))
 
 
 if __name__ == "__main__":

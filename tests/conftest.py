@@ -138,6 +138,7 @@ TINY_PARAMS = {
     "wavernn.teacher_steps": 20,
     "wavernn.rollout_start": 5,
     "wavernn.rollout_end": 20,
+    "wavernn.rollout_final": 30,
     "wavernn.log_every": 5,
     "wavernn.eval_every": 10,
     "wavernn.checkpoint_every": 10,

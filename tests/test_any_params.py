@@ -69,6 +69,8 @@ CHANGES = st.fixed_dictionaries({
     "wavernn.rollout_start": st.integers(1, 15),
     "wavernn.rollout_end": st.integers(15, 30),
     "wavernn.rollout_growth_fraction": st.floats(0.0, 1.0),
+    "wavernn.rollout_final": st.integers(1, 40),
+    "wavernn.rollout_final_fraction": st.floats(0.0, 1.0),
     "wavernn.sequence_length": st.integers(25, 40),
     "wavernn.loss_warmup": st.integers(0, 20),
     "wavernn.feedback_start": st.floats(0.0, 1.0),

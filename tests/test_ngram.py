@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stages.lib import ngram, text
+from stages.lib.cli import UserError
 
 
 def test_unigram_known_answer():
@@ -112,3 +113,9 @@ def test_any_corpus_gives_distributions_that_sum_to_one_and_finite_losses(corpus
             assert (p > 0).all()
             assert p.sum() == pytest.approx(1.0, abs=1e-9)
         assert np.isfinite(model.log_probs(val, order)).all()
+
+
+def test_an_order_whose_keys_would_overflow_is_refused_naming_the_key():
+    # Found by test_any_params: order 12 over 40 symbols; the message named the key without quotes.
+    with pytest.raises(UserError, match=r"^'ngram\.max_order' is 12, too high for a vocabulary of 40 symbols"):
+        ngram.KneserNey(np.array([1, 2, 3]), vocab_size=40, max_order=12)

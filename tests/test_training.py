@@ -140,7 +140,8 @@ def test_a_wave_model_whose_free_run_diverges_stops_with_one_line(project):
         "wavernn.seed": 347, "wavernn.cell": "rnn_relu", "wavernn.hidden_size": 15, "wavernn.normalize_amplitude": False,
         "wavernn.steps": 14, "wavernn.batch_size": 4, "wavernn.lr": 1e-5, "wavernn.warmup_steps": 7,
         "wavernn.teacher_steps": 17, "wavernn.rollout_start": 9, "wavernn.rollout_end": 28,
-        "wavernn.rollout_growth_fraction": 6.1e-05, "wavernn.eval_every": 10, "wavernn.log_every": 29,
+        "wavernn.rollout_growth_fraction": 6.1e-05, "wavernn.rollout_final_fraction": 0.0,
+        "wavernn.eval_every": 10, "wavernn.log_every": 29,
     })
     result = python_stage("train_wavernn", project, check=False)
     assert result.returncode == 2

@@ -88,10 +88,17 @@ def test_warmup_values_are_never_scored(validation):
     assert float(mse.max()) < 1e-12
 
 
-def test_rollout_grows_geometrically():
-    config = {"rollout_start": 20, "rollout_end": 400, "rollout_growth_fraction": 0.5, "steps": 1000}
-    lengths = [waves.rollout_length(step, config) for step in (0, 250, 500, 900)]
-    assert lengths == [20, round(20 * 20**0.5), 400, 400]
+def test_rollout_grows_geometrically_then_ends_at_the_final_length():
+    config = {"rollout_start": 20, "rollout_end": 400, "rollout_growth_fraction": 0.5, "steps": 1000,
+              "rollout_final": 900, "rollout_final_fraction": 0.1}
+    lengths = [waves.rollout_length(step, config) for step in (0, 250, 500, 899, 900, 999)]
+    assert lengths == [20, round(20 * 20**0.5), 400, 400, 900, 900]
+
+
+def test_a_final_fraction_of_zero_never_uses_the_final_length():
+    config = {"rollout_start": 20, "rollout_end": 400, "rollout_growth_fraction": 0.5, "steps": 1000,
+              "rollout_final": 900, "rollout_final_fraction": 0.0}
+    assert max(waves.rollout_length(step, config) for step in range(1000)) == 400
 
 
 def test_teaching_feedback_schedule():

@@ -79,7 +79,7 @@ class KneserNey:
     def __init__(self, train, vocab_size, max_order):
         if vocab_size**max_order >= 2**62:
             raise UserError(
-                f"ngram.max_order: {max_order} is too high for a vocabulary of {vocab_size} symbols "
+                f"'ngram.max_order' is {max_order}, too high for a vocabulary of {vocab_size} symbols "
                 "(n-gram keys would overflow 64 bits); lower it"
             )
         self.base = vocab_size

@@ -131,6 +131,8 @@ SCHEMA = {
         "rollout_start": LENGTH,
         "rollout_end": LENGTH,
         "rollout_growth_fraction": PROBABILITY,
+        "rollout_final": LENGTH,
+        "rollout_final_fraction": PROBABILITY,
         "sequence_length": Spec(int, low=2, high=MAX_LENGTH),
         "loss_warmup": Spec(int, low=0, high=MAX_LENGTH),
         "feedback_start": PROBABILITY,

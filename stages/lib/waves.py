@@ -87,7 +87,10 @@ def zero_predictor_mse(waves, warmup):
 
 
 def rollout_length(step, config):
-    """Free-running steps at `step`: geometric growth from rollout_start to rollout_end."""
+    """Free-running steps at `step` (0-based): geometric growth from rollout_start to rollout_end,
+    then rollout_final for the last rollout_final_fraction of the steps."""
+    if step >= config["steps"] * (1 - config["rollout_final_fraction"]):
+        return config["rollout_final"]
     start, end = config["rollout_start"], config["rollout_end"]
     growth_steps = max(1, round(config["rollout_growth_fraction"] * config["steps"]))
     progress = min(1.0, step / growth_steps)
@@ -105,7 +108,8 @@ class WaveTask:
     """Fresh random waves each step, for `training.fit`.
 
     mode 'free_running': `teacher_steps` true inputs (one-step loss), then a rollout fed the
-    model's own outputs, back-propagated through, whose length grows during training.
+    model's own outputs, back-propagated through, whose length grows during training and ends
+    long (rollout_final), so that the last steps see the drift that a 900-step free run shows.
     mode 'teacher_forcing': the teaching example: at each step each wave feeds back its own
     output with a rising probability, else the true value; the loss skips `loss_warmup` steps.
     """
