@@ -66,9 +66,10 @@ def char_seconds_per_step(overrides, steps):
 
 
 def fit_cosine(t, values):
-    """Least-squares amplitude and phase of values ~ A cos(t + phi) on the grid t."""
+    """Least-squares amplitude and phase of each row of values [count, len(t)] ~ A cos(t + phi)
+    on the grid t, in one solve: (A [count], phi [count])."""
     basis = np.stack([np.cos(t), -np.sin(t)], axis=1)
-    (a, b), *_ = np.linalg.lstsq(basis, values, rcond=None)
+    (a, b), *_ = np.linalg.lstsq(basis, values.T, rcond=None)
     return np.hypot(a, b), np.arctan2(b, a)
 
 
@@ -90,7 +91,7 @@ def harmonics(predictions, validation, orders=(1, 2, 3)):
     return shares
 
 
-def drift(predictions, validation, tail=100):
+def error_parts(predictions, validation, tail=100):
     """Where a free run's error comes from at its end: a cosine of the true frequency,
     A' cos(t + phi'), fitted to each wave's last `tail` predictions; the amplitude ratio A'/A,
     the phase error phi' - phi (positive: the run is ahead), and the MSE each alone would cause there.
@@ -98,9 +99,9 @@ def drift(predictions, validation, tail=100):
     `tail` steps beside its last: a drift grows along the run, a distortion of the wave's shape does not."""
     length, truth = validation.values.shape[1], free_run_truth(predictions, validation)
     t = np.arange(length - tail, length) * waves.STEP
-    fits = np.array([fit_cosine(t, row) for row in predictions[:, -tail:].double().numpy()])
-    ratio = fits[:, 0] / validation.amplitude.double().numpy()
-    shift = (fits[:, 1] - validation.phase.double().numpy() + np.pi) % (2 * np.pi) - np.pi
+    amplitude, phase = fit_cosine(t, predictions[:, -tail:].double().numpy())
+    ratio = amplitude / validation.amplitude.double().numpy()
+    shift = (phase - validation.phase.double().numpy() + np.pi) % (2 * np.pi) - np.pi
     amplitude2 = validation.amplitude.double().numpy() ** 2
     return {
         "amplitude_ratio_mean": float(ratio.mean()),
@@ -127,7 +128,7 @@ def run_wave(config, section):
     for prefix, seed in (("", SELECTION_SEED), ("protocol_", evaluation["seed"])):
         validation = waves.validation_waves(seed, evaluation["count"], evaluation["length"])
         mse, predictions = waves.protocol_mse(model.cpu().eval(), validation, evaluation["warmup"])
-        scores = {**waves.summary(mse, waves.zero_predictor_mse(validation, evaluation["warmup"])), **drift(predictions, validation)}
+        scores = {**waves.summary(mse, waves.zero_predictor_mse(validation, evaluation["warmup"])), **error_parts(predictions, validation)}
         result.update({prefix + key: value for key, value in scores.items()})
     return result
 

@@ -5,7 +5,7 @@
 Runs the protocol with the committed model (data/wavernn.pt) on the selection waves (the
 protocol's count and length, recipes.SELECTION_SEED: recipes are chosen on these, never on the
 protocol's own waves) and fits, on the last 100 steps of each free-running prediction, a
-cosine of the true frequency: A' cos(t + phi') (recipes.drift). It prints the amplitude ratio
+cosine of the true frequency: A' cos(t + phi') (recipes.error_parts). It prints the amplitude ratio
 A'/A and the phase error phi' - phi, and the MSE each alone would cause; then the MSE of the
 first and the last 100 free-running steps (a drift grows between them, a wrong wave shape
 does not) and the error's MSE at 1, 2 and 3 times the wave's frequency (recipes.harmonics).
@@ -16,7 +16,7 @@ import json
 
 import torch
 
-from benchmarks.recipes import SELECTION_SEED, drift
+from benchmarks.recipes import SELECTION_SEED, error_parts
 from stages.lib import params, waves
 from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, load_model
 
@@ -27,7 +27,7 @@ def main():
     model = load_model(WAVE_CHECKPOINT, WaveRNN, "train_wavernn")
     validation = waves.validation_waves(SELECTION_SEED, config["count"], config["length"])
     mse, predictions = waves.protocol_mse(model, validation, config["warmup"])
-    print(json.dumps({"mse_mean": float(mse.mean()), **drift(predictions, validation)}, indent=1))
+    print(json.dumps({"mse_mean": float(mse.mean()), **error_parts(predictions, validation)}, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ per seed through the code the `train_wavernn` stage runs (benchmarks.recipes.run
 training.fit on waves.WaveTask), one after the other on the section's threads, and scores each
 by the protocol on the selection waves (recipes.SELECTION_SEED: choose on these) and on the
 protocol's own 1000 validation waves (report these), with the drift at the end of the free
-run on the selection waves (recipes.drift: the mean amplitude ratio A'/A and phase error in
-radians, positive = early, fitted on the last 100 steps). Only `seed` changes between the runs.
+run on the selection waves (recipes.error_parts: the mean amplitude ratio A'/A and phase error in
+radians, positive = ahead, fitted on the last 100 steps). Only `seed` changes between the runs.
 Prints a table, then one JSON object on the last line.
 """
 

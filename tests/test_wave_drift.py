@@ -27,14 +27,14 @@ def validation():
 
 
 def test_drift_recovers_a_known_amplitude_ratio_and_phase_error(validation):
-    result = recipes.drift(free_run_of(validation, amplitude_ratio=0.99, phase_error=0.01), validation)
+    result = recipes.error_parts(free_run_of(validation, amplitude_ratio=0.99, phase_error=0.01), validation)
     assert result["amplitude_ratio_mean"] == pytest.approx(0.99, abs=1e-5)
     assert result["phase_error_rad_mean"] == pytest.approx(0.01, abs=1e-5)  # positive: the prediction is ahead
     assert result["mse_at_harmonic_3"] < 1e-2 * result["mse_at_harmonic_1"]
 
 
 def test_a_perfect_free_run_has_no_drift_and_no_harmonics(validation):
-    result = recipes.drift(free_run_of(validation), validation)
+    result = recipes.error_parts(free_run_of(validation), validation)
     assert result["amplitude_ratio_mean"] == pytest.approx(1.0, abs=1e-6)
     assert abs(result["phase_error_rad_mean"]) < 1e-6
     assert result["tail_mse"] < 1e-12 and result["head_mse"] < 1e-12
@@ -43,7 +43,7 @@ def test_a_perfect_free_run_has_no_drift_and_no_harmonics(validation):
 
 def test_harmonics_finds_a_distorted_shape_at_three_times_the_frequency(validation):
     size = 1e-3
-    result = recipes.drift(free_run_of(validation, third_harmonic=size), validation)
+    result = recipes.error_parts(free_run_of(validation, third_harmonic=size), validation)
     assert result["mse_at_harmonic_3"] == pytest.approx(size**2 / 2, rel=0.02)  # the MSE of size * cos(3 angle)
     assert result["mse_at_harmonic_1"] < 1e-2 * result["mse_at_harmonic_3"]
     assert result["head_mse"] == pytest.approx(result["tail_mse"], rel=0.1)  # a shape error does not grow
