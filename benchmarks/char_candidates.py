@@ -7,10 +7,13 @@
 Each row is the train_charrnn stage's code path (benchmarks.recipes) with a few params
 changed, scored on the whole val split. `before` is the default as it was before issue 15,
 spelled out here so that the row keeps its meaning whatever params.yaml says; `now` is
-params.yaml as it stands; the other rows change `before` in one or two ways. Rows that change
-only the optimizer (its keys cost nothing per step) train `before`'s 3000 steps; a row that
-changes the model or the batch trains the steps that fit in `before`'s time, from a paired
-calibration of both. Prints a table, then one JSON object on the last line.
+params.yaml as it stands. The rows of ROWS change `before` in one or two ways, those of
+ROWS_ON_NOW (the scan cells of issue 21) change `now`. Rows that change only the optimizer
+(its keys cost nothing per step) train their base's steps; a row that changes the model or
+the batch trains the steps that fit in its base's time, from a paired calibration of both
+(CALIBRATION_STEPS each). Each row also reports its model FLOP per character and the FLOP/s
+it achieved (benchmarks.flops). Prints a table, then one JSON object
+on the last line.
 """
 
 import argparse
@@ -19,8 +22,9 @@ import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from benchmarks import recipes  # noqa: E402
+from benchmarks import flops, recipes  # noqa: E402
 from stages.lib import text  # noqa: E402
+from stages.lib.models import CharRNN, char_architecture  # noqa: E402
 
 CALIBRATION_STEPS = 30
 BEFORE = {
@@ -42,47 +46,72 @@ ROWS = {
     "wd": {"weight_decay": 0.1},
     "skip": {"skip_connections": True},
 }
+ROWS_ON_NOW = {  # issue 21: cells whose matrix products take the whole window
+    "qrnn": {"cell": "qrnn"},
+    "qrnn_768": {"cell": "qrnn", "hidden_size": 768},
+    "qrnn_3x512": {"cell": "qrnn", "num_layers": 3},
+    "sru": {"cell": "sru"},
+    "mingru": {"cell": "mingru"},
+}
 OPTIMIZER_KEYS = ("lr", "warmup_steps", "min_lr_fraction", "adam_beta2", "weight_decay", "clip")
+
+
+def base_of(name):
+    """The row a row changes: `before` for ROWS, `now` for ROWS_ON_NOW."""
+    return "now" if name in ROWS_ON_NOW else "before"
 
 
 def overrides_for(name, threads):
     """The recipes.configure overrides of a row."""
     pinned = {"threads": threads, "device": "cpu"}
-    if ROWS[name] is None:
+    if name == "now":
         return pinned
+    if name in ROWS_ON_NOW:
+        return {**ROWS_ON_NOW[name], **pinned}
     return {**BEFORE, **ROWS[name], **pinned}
 
 
-def equal_time_steps(overrides, threads):
-    """`before`'s steps, scaled by the time per step of `before` over this row's when more than the optimizer differs."""
-    if all(overrides[key] == value for key, value in BEFORE.items() if key not in OPTIMIZER_KEYS):
-        return overrides["steps"]
-    before = overrides_for("before", threads)
-    ratio = recipes.char_seconds_per_step(before, CALIBRATION_STEPS) / recipes.char_seconds_per_step(overrides, CALIBRATION_STEPS)
-    return max(1, round(BEFORE["steps"] * ratio))
+def cost_keys(config, section):
+    """The params of a configured row that change the time of a step: all but the optimizer's and `steps`."""
+    top = {key: config[key] for key in recipes.TOP_LEVEL["char"]}
+    return {**top, **{key: value for key, value in section.items() if key not in OPTIMIZER_KEYS + ("steps",)}}
+
+
+def equal_time_steps(overrides, threads, base="before"):
+    """The base row's steps, scaled by the time per step of the base over this row's when more than the optimizer differs."""
+    base_overrides = overrides_for(base, threads)
+    base_config, base_section = recipes.configure("char", base_overrides)
+    if cost_keys(*recipes.configure("char", overrides)) == cost_keys(base_config, base_section):
+        return base_section["steps"]
+    ratio = recipes.char_seconds_per_step(base_overrides, CALIBRATION_STEPS) / recipes.char_seconds_per_step(overrides, CALIBRATION_STEPS)
+    return max(1, round(base_section["steps"] * ratio))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"a comma-separated subset of {','.join(ROWS)}")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"a comma-separated subset of {','.join({**ROWS, **ROWS_ON_NOW})}")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for every row")
     parser.add_argument("--steps", type=int, help="train this many steps in every row but `now`, instead of the "
                         "equal-time count (to repeat a recorded row exactly: the results do not depend on --threads)")
     args = parser.parse_args()
     names = args.rows.split(",")
-    unknown = sorted(set(names) - set(ROWS))
+    known = {**ROWS, **ROWS_ON_NOW}
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        parser.error(f"unknown rows {unknown}; choose from {','.join(ROWS)}")
+        parser.error(f"unknown rows {unknown}; choose from {','.join(known)}")
     results = []
-    print(f"{'row':<14} {'steps':>6} {'train s':>8} {'chars/s':>9} {'val nats':>8} {'bpc':>6}", flush=True)
+    print(f"{'row':<14} {'steps':>6} {'train s':>8} {'chars/s':>9} {'MFLOP/ch':>8} {'TFLOP/s':>7} {'val nats':>8} {'bpc':>6}", flush=True)
     for name in names:
         overrides = overrides_for(name, args.threads)
-        if ROWS[name] is not None:
-            overrides["steps"] = args.steps or equal_time_steps(overrides, args.threads)
+        if name != "now":
+            overrides["steps"] = args.steps or equal_time_steps(overrides, args.threads, base_of(name))
         config, section = recipes.configure("char", overrides)
         result = recipes.run_char(config, section)
-        results.append({"row": name, "changes": ROWS[name], "steps": section["steps"], **result})
+        flop = flops.flop_per_char(CharRNN(**char_architecture(config, len(text.load_vocab()))))
+        results.append({"row": name, "base": base_of(name), "changes": known[name], "steps": section["steps"],
+                        "flop_per_char": flop, "achieved_flops": round(flop * result["chars_per_s"]), **result})
         print(f"{name:<14} {section['steps']:>6} {result['train_seconds']:>8.1f} {result['chars_per_s']:>9,.0f} "
+              f"{flop / 1e6:>8.1f} {flop * result['chars_per_s'] / 1e12:>7.3f} "
               f"{result['val_loss']:>8.4f} {text.nats_to_bits(result['val_loss']):>6.3f}", flush=True)
     print(json.dumps({"threads": args.threads, "rows": results}))
 

@@ -9,7 +9,9 @@ Needs the `vocab` stage's outputs (`dvc repro vocab`). In one process, with the 
 2. the same model trained by the project's trainer (training.fit: batched truncated BPTT with
    the charrnn section's batch_size and seq_len, host syncs only every log_every steps), in
    float32 as the teaching loop (`speedup_vs_seed_loop`) and in the params' precision;
-3. the default char-RNN of params.yaml, trained by the project's trainer;
+3. the default char-RNN of params.yaml, trained by the project's trainer, and its utilisation
+   of the CPU (benchmarks.flops): model FLOP per character, achieved FLOP/s, the fraction of
+   the CPU's peak and of what a large matrix product reaches on the same threads;
 4. the 1000-wave evaluation protocol (evaluate_wave params) on a wave model of the default size.
 Prints a table, then one JSON object on the last line.
 """
@@ -23,7 +25,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch  # noqa: E402
 
-from benchmarks import recipes  # noqa: E402
+from benchmarks import flops, recipes  # noqa: E402
 from benchmarks.teaching_loop import SEED_LR, SEED_MODEL, teaching_model, train_teaching_loop  # noqa: E402
 from stages.lib import params, text, training, waves  # noqa: E402
 from stages.lib.models import WaveRNN, wave_architecture  # noqa: E402
@@ -41,11 +43,11 @@ def teaching_loop_speed(threads, windows):
 
 
 def trainer_speed(overrides, steps):
-    """Chars/s of the project's trainer with params.yaml's charrnn section and `overrides`."""
+    """Chars/s of the project's trainer with params.yaml's charrnn section and `overrides`, and the model."""
     config, section = recipes.configure("char", {**overrides, "steps": steps, "device": "cpu"})
     _, model, task, _ = recipes.char_setup(config, section)
     _, speed = recipes.train(model, task, section, "charrnn", section["batch_size"] * section["seq_len"])
-    return speed["chars_per_s"]
+    return speed["chars_per_s"], model
 
 
 def wave_eval_seconds():
@@ -73,9 +75,10 @@ def main():
     precision = char["charrnn"]["precision"]
     seed_model = {**SEED_MODEL, "lr": SEED_LR, "threads": threads}
     seed_loop = teaching_loop_speed(threads, windows)
-    project = trainer_speed(seed_model, seed_model_steps)
-    project_params_precision = trainer_speed({**seed_model, "precision": precision}, seed_model_steps)
-    default = trainer_speed({"threads": threads}, default_steps)
+    project, _ = trainer_speed(seed_model, seed_model_steps)
+    project_params_precision, _ = trainer_speed({**seed_model, "precision": precision}, seed_model_steps)
+    default, default_model = trainer_speed({"threads": threads}, default_steps)
+    use = flops.utilisation(default_model, default, threads, precision)
     wave_eval = wave_eval_seconds()
     result = {
         "threads": threads,
@@ -85,6 +88,7 @@ def main():
         f"project_{precision}_chars_per_s": round(project_params_precision, 1),
         "default_model": f"{char['cell']} {char['num_layers']}x{char['hidden_size']} {precision}",
         "default_chars_per_s": round(default, 1),
+        **{f"default_{key}": value for key, value in use.items()},
         "wave_eval_s": round(wave_eval, 3),
     }
     batch = f"batch {char['charrnn']['batch_size']} x {char['charrnn']['seq_len']}"
@@ -97,6 +101,11 @@ def main():
     print(f"{'run':<62} {'chars/s':>10}")
     for name, chars_per_s in rows:
         print(f"{name:<62} {chars_per_s:>10,.0f}")
+    peak = f"{use['peak_flops'] / 1e12:.2f} TFLOP/s" if use["peak_flops"] else "unknown (no clock)"
+    fraction = f"{use['fraction_of_peak']:.1%}" if use["peak_flops"] else "-"
+    print(f"default model: {use['flop_per_char'] / 1e6:.1f} MFLOP per char, {use['achieved_flops'] / 1e12:.3f} TFLOP/s achieved; "
+          f"{fraction} of the {peak} peak ({threads} cores, {use['peak_unit']}); "
+          f"{use['fraction_of_matmul']:.1%} of a large {precision} matrix product's {use['matmul_flops'] / 1e12:.3f} TFLOP/s")
     print(f"speed-up of the trainer on the teaching model, both float32: {project / seed_loop:.1f}x")
     print(f"1000-wave protocol evaluation: {wave_eval:.2f} s")
     print(json.dumps(result))

@@ -42,3 +42,12 @@ def test_dropout_costs_time_so_its_row_is_calibrated(monkeypatch):
 def test_before_pins_the_architecture_whatever_params_yaml_says():
     for key in ("cell", "hidden_size", "num_layers", "embedding_dim", "precision", "skip_connections", "batch_size", "seq_len", "steps", "lr"):
         assert key in overrides_for("before", 1)
+
+
+def test_a_scan_cell_row_trains_the_steps_that_fit_in_the_current_defaults_time(monkeypatch):
+    calls = calibrated_with(monkeypatch, lambda overrides: 0.5 if overrides.get("cell") == "qrnn" else 1.0)
+    overrides = overrides_for("qrnn", 2)
+    assert overrides["cell"] == "qrnn" and "hidden_size" not in overrides  # the rest is params.yaml's
+    default_steps = char_candidates.recipes.configure("char", {})[1]["steps"]
+    assert equal_time_steps(overrides, 2, char_candidates.base_of("qrnn")) == 2 * default_steps
+    assert calls == [overrides_for("now", 2), overrides]

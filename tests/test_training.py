@@ -101,6 +101,21 @@ def test_resume_after_sigkill_matches_an_unbroken_run(project, stage):
     assert not resume_file.exists()
 
 
+def test_a_scan_cell_resumes_exactly_and_feeds_generate_and_mix(project):
+    prepare(project, "train_charrnn")
+    update_params(project, {"cell": "qrnn", "charrnn.precision": "bfloat16", "charrnn.steps": 400, "charrnn.checkpoint_every": 40})
+    python_stage("train_charrnn", project)
+    unbroken = results(project, "train_charrnn")
+    resume_file = project / "data/resume/charrnn.pt"
+    assert kill_after_first_checkpoint([sys.executable, "-m", "stages.train_charrnn"], project, resume_file) == -signal.SIGKILL
+    assert "resuming from data/resume" in python_stage("train_charrnn", project).stderr
+    assert results(project, "train_charrnn") == unbroken
+    for stage in ("ngram", "generate", "mix"):
+        python_stage(stage, project)
+    assert len((project / "samples/charrnn.txt").read_text()) > 0
+    assert json.loads((project / "metrics/mix.json").read_text())["test_loss_mix"] > 0
+
+
 def interrupted_char_training(project):
     """Kill a 400-step char-RNN training after its first checkpoint; return the resume file."""
     prepare(project, "train_charrnn")

@@ -4,12 +4,14 @@ import torch
 from torch import nn
 
 from .io import read_output
+from .scan_cells import SCAN_CELLS, ScanRNN
 
 RECURRENT = {
     "rnn_tanh": lambda **kw: nn.RNN(nonlinearity="tanh", **kw),
     "rnn_relu": lambda **kw: nn.RNN(nonlinearity="relu", **kw),
     "lstm": nn.LSTM,
     "gru": nn.GRU,
+    **{name: lambda name=name, **kw: ScanRNN(name, **kw) for name in SCAN_CELLS},
 }
 CHAR_CHECKPOINT = "data/charrnn.pt"
 WAVE_CHECKPOINT = "data/wavernn.pt"
@@ -17,7 +19,7 @@ CELL_STEP = {"rnn_tanh": torch.rnn_tanh_cell, "rnn_relu": torch.rnn_relu_cell, "
 
 
 def recurrent_core(cell, input_size, hidden_size, num_layers, dropout=0.0):
-    """A batch-first multi-layer nn.RNN / nn.LSTM / nn.GRU."""
+    """A batch-first multi-layer nn.RNN / nn.LSTM / nn.GRU, or a ScanRNN of a scan cell (minGRU, QRNN, SRU)."""
     return RECURRENT[cell](
         input_size=input_size,
         hidden_size=hidden_size,
@@ -133,8 +135,9 @@ class GRUFreeRun(torch.autograd.Function):
     apply(x0 [B, 1], h0 [B, H], w_ih [3H, 1], w_hh [3H, H], b_ih [3H], b_hh [3H], w_out [1, H],
     b_out [1], steps) -> x_1 .. x_steps [B, steps], where h_t = GRU(x_{t-1}, h_{t-1}) with
     PyTorch's gate order (r, z, n) and x_t = x_{t-1} + w_out h_t + b_out. The forward runs
-    without autograd and keeps the gates; the backward walks them back in time, and forms the
-    weight gradients as one matrix product over all steps.
+    without autograd and keeps the gates; the backward walks them back in time, nine small
+    operations a step (the gates' factors are formed for all steps at once beforehand), and
+    forms the weight gradients as one matrix product over all steps.
     """
 
     @staticmethod
@@ -160,28 +163,36 @@ class GRUFreeRun(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         xs, hs, rs, zs, ns, ghns, w_ih, w_hh, w_out = ctx.saved_tensors
-        steps, hidden = grad.shape[1], hs.shape[2]
-        w_i, w_o = w_ih[:, 0], w_out[0]
+        steps, batch, hidden = grad.shape[1], hs.shape[1], hs.shape[2]
+        w_o = w_out[0]
         grad = grad.t().contiguous()  # one row per step
+        # What multiplies dL/dh_{t+1} in each gate's pre-activation gradient, for every step at once.
+        n_factor = (1 - zs) * (1 - ns * ns)
+        z_factor = (hs[:-1] - ns) * zs * (1 - zs)
+        r_factor = ghns * rs * (1 - rs)
+        # Per step, one row block of (d_r, d_z, d_n * r, d_n): the first three are the hidden
+        # gates' gradient, (d_r, d_z, d_n) the input gates'. Zero rows and columns in the padded
+        # weights let one addmm and one addmv use the block whole.
+        gates = grad.new_empty(steps, batch, 4 * hidden)
+        w_hh_padded = torch.cat([w_hh, w_hh.new_zeros(hidden, hidden)])
+        w_i = w_ih[:, 0]
+        w_i_padded = torch.cat([w_i[: 2 * hidden], w_i.new_zeros(hidden), w_i[2 * hidden :]])
+        d_outputs = grad.new_empty(steps, batch)
         dx, dh = torch.zeros_like(xs[:, 0]), torch.zeros_like(hs[0])  # dL/dx_t, dL/dh_t from later steps
-        d_outputs, d_input_gates, d_hidden_gates = [], [], []
         for t in range(steps - 1, -1, -1):
-            d_output = grad[t] + dx  # dL/dx_{t+1}
+            d_output = torch.add(grad[t], dx, out=d_outputs[t])  # dL/dx_{t+1}
             dh = torch.addr(dh, d_output, w_o)  # dL/dh_{t+1}
-            r, z, n = rs[t], zs[t], ns[t]
-            d_n = dh * (1 - z) * (1 - n * n)
-            d_z = dh * (hs[t] - n) * z * (1 - z)
-            d_r = d_n * ghns[t] * r * (1 - r)
-            d_input = torch.cat([d_r, d_z, d_n], 1)
-            d_hidden = torch.cat([d_r, d_z, d_n * r], 1)
-            d_outputs.append(d_output)
-            d_input_gates.append(d_input)
-            d_hidden_gates.append(d_hidden)
-            dh = torch.addmm(dh * z, d_hidden, w_hh)
-            dx = d_output + torch.mv(d_input, w_i)
-        d_out = torch.stack(d_outputs[::-1]).reshape(-1)  # [T*B], step-major like the rows below
-        d_input = torch.stack(d_input_gates[::-1]).reshape(-1, 3 * hidden)
-        d_hidden = torch.stack(d_hidden_gates[::-1]).reshape(-1, 3 * hidden)
+            block = gates[t]
+            d_n = torch.mul(dh, n_factor[t], out=block[:, 3 * hidden :])
+            torch.mul(d_n, r_factor[t], out=block[:, :hidden])
+            torch.mul(dh, z_factor[t], out=block[:, hidden : 2 * hidden])
+            torch.mul(d_n, rs[t], out=block[:, 2 * hidden : 3 * hidden])
+            dh = torch.addmm(dh * zs[t], block, w_hh_padded)
+            dx = torch.addmv(d_output, block, w_i_padded)
+        d_out = d_outputs.reshape(-1)  # [T*B], step-major like the rows below
+        gates = gates.reshape(-1, 4 * hidden)
+        d_input = torch.cat([gates[:, : 2 * hidden], gates[:, 3 * hidden :]], 1)
+        d_hidden = gates[:, : 3 * hidden]
         d_w_ih = d_input.t() @ xs[:, :-1].t().reshape(-1, 1)
         d_w_hh = d_hidden.t() @ hs[:-1].reshape(-1, hidden)
         d_w_out = (d_out @ hs[1:].reshape(-1, hidden))[None, :]
@@ -254,6 +265,9 @@ class WaveRNN(nn.Module):
 
     def core_step(self, value, state):
         """step() of the recurrent core and head, on values as the core sees them."""
+        if self.cell in SCAN_CELLS:  # a window of one step: the scan's per-call cost is small
+            outputs, state = self.rnn(value[:, None, :], state)
+            return self.readout(value, outputs[:, 0]), state
         step_fn = CELL_STEP[self.cell]
         lstm = self.cell == "lstm"
         if state is None:

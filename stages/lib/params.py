@@ -13,7 +13,7 @@ from ruamel.yaml import YAML, YAMLError
 
 from .cli import UserError
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "mingru", "qrnn", "sru")
 MAX_WAVE_VALUES = 100_000_000  # evaluate_wave.count x evaluate_wave.length
 
 
