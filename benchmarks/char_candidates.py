@@ -57,7 +57,9 @@ OPTIMIZER_KEYS = ("lr", "warmup_steps", "min_lr_fraction", "adam_beta2", "weight
 
 
 def base_of(name):
-    """The row a row changes: `before` for ROWS, `now` for ROWS_ON_NOW."""
+    """The row a row changes: `now` for ROWS_ON_NOW, `before` for the others (None for `before` and `now`)."""
+    if name in ("before", "now"):
+        return None
     return "now" if name in ROWS_ON_NOW else "before"
 
 
@@ -104,7 +106,7 @@ def main():
     for name in names:
         overrides = overrides_for(name, args.threads)
         if name != "now":
-            overrides["steps"] = args.steps or equal_time_steps(overrides, args.threads, base_of(name))
+            overrides["steps"] = args.steps or equal_time_steps(overrides, args.threads, base_of(name) or "before")
         config, section = recipes.configure("char", overrides)
         result = recipes.run_char(config, section)
         flop = flops.flop_per_char(CharRNN(**char_architecture(config, len(text.load_vocab()))))
