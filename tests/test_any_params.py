@@ -60,6 +60,7 @@ CHANGES = st.fixed_dictionaries({
     "wavernn.num_layers": st.integers(1, 2),
     "wavernn.predict_delta": st.booleans(),
     "wavernn.normalize_amplitude": st.booleans(),
+    "wavernn.core_amplitude": st.floats(1e-3, 1e3),
     "wavernn.mode": st.sampled_from(["free_running", "teacher_forcing"]),
     "wavernn.steps": st.integers(1, 20),
     "wavernn.batch_size": st.integers(1, 12),

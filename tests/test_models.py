@@ -112,6 +112,22 @@ def test_a_normalized_wave_model_is_equivariant_to_the_amplitude(cell):
         model.step(values[:, 0], None)
 
 
+@pytest.mark.parametrize("core_amplitude", [1.0, 0.1])
+def test_the_core_sees_the_warm_up_scaled_to_core_amplitude_and_predictions_come_back_in_the_waves_units(core_amplitude):
+    torch.manual_seed(0)
+    model = WaveRNN("gru", hidden_size=6, num_layers=1, predict_delta=True, normalize_amplitude=True, core_amplitude=core_amplitude)
+    seen = []
+    model.rnn.register_forward_hook(lambda module, args, output: seen.append(args[0]))
+    amplitudes = torch.tensor([0.5, 1.0, 3.0, 7.0])[:, None, None]
+    values = torch.randn(4, 9, 1) * amplitudes
+    outputs, _ = model(values)
+    torch.testing.assert_close(seen[0].abs().amax(dim=(1, 2)), torch.full((4,), core_amplitude))
+    with torch.no_grad():  # a head that outputs 0: predict_delta repeats each input, in the wave's own units
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+    torch.testing.assert_close(model(values)[0], values)
+
+
 def test_the_hand_written_gru_rollout_has_autograds_gradient():
     torch.manual_seed(0)
     model = WaveRNN("gru", hidden_size=5, num_layers=1, predict_delta=True).double()

@@ -46,7 +46,8 @@ def char_architecture(config, vocab_size):
 
 def wave_architecture(section):
     """WaveRNN keyword arguments from the wavernn params section."""
-    return {key: section[key] for key in ("cell", "hidden_size", "num_layers", "predict_delta", "normalize_amplitude")}
+    keys = ("cell", "hidden_size", "num_layers", "predict_delta", "normalize_amplitude", "core_amplitude")
+    return {key: section[key] for key in keys}
 
 
 def detach_state(state):
@@ -205,18 +206,21 @@ class WaveRNN(nn.Module):
     With `predict_delta`, the output is the change of the value (prediction = input + linear(h)).
     With `normalize_amplitude`, a call without a state reads its inputs as a warm-up and takes
     their largest magnitude, per wave, as the wave's scale: the core sees the values divided by
-    it and the predictions are multiplied back. A cosine's dynamics is the same at every
-    amplitude, a GRU's is not; normalised, the core works at amplitude ~1 whatever the wave's.
-    The scale travels in the state: (core state, scale [batch, 1]).
+    it and multiplied by `core_amplitude`, and the predictions are scaled back. A cosine's
+    dynamics is the same at every amplitude, a GRU's is not; normalised, the core works at
+    amplitude ~core_amplitude whatever the wave's. A small one keeps the core's tanh and
+    sigmoids near their linear range, where they bend the wave's shape least (BENCHMARKS.md,
+    "The wave model on every seed"). The scale travels in the state: (core state, scale [batch, 1]).
     `step()` advances one time step with the same weights, for free-running rollouts without
     the per-call overhead of the multi-step module.
     """
 
-    def __init__(self, cell, hidden_size, num_layers, predict_delta=True, normalize_amplitude=False):
+    def __init__(self, cell, hidden_size, num_layers, predict_delta=True, normalize_amplitude=False, core_amplitude=1.0):
         super().__init__()
         self.cell = cell
         self.predict_delta = predict_delta
         self.normalize_amplitude = normalize_amplitude
+        self.core_amplitude = core_amplitude
         self.rnn = recurrent_core(cell, 1, hidden_size, num_layers)
         self.head = nn.Linear(hidden_size, 1)
 
@@ -231,7 +235,7 @@ class WaveRNN(nn.Module):
             outputs, state = self.rnn(inputs, state)
             return self.readout(inputs, outputs), state
         if state is None:
-            core_state, scale = None, inputs.detach().abs().amax(dim=1).clamp_min(1e-6)
+            core_state, scale = None, inputs.detach().abs().amax(dim=1).clamp_min(1e-6) / self.core_amplitude
         else:
             core_state, scale = state
         normalized = inputs / scale[:, None]

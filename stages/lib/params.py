@@ -125,6 +125,7 @@ SCHEMA = {
         "num_layers": Spec(int, low=1, high=16),
         "predict_delta": Spec(bool),
         "normalize_amplitude": Spec(bool),
+        "core_amplitude": Spec(float, above=0.0, high=1000.0),
         "mode": Spec(str, choices=("free_running", "teacher_forcing")),
         **TRAINER,
         "teacher_steps": LENGTH,
