@@ -39,6 +39,7 @@ def main():
         "tail_mse_from_amplitude_alone": [row["tail_mse_from_amplitude_alone"] for row in rows],
         "tail_mse_from_phase_alone": [row["tail_mse_from_phase_alone"] for row in rows],
         "mse_at_harmonic_1": [row["mse_at_harmonic_1"] for row in rows],
+        "mse_at_harmonic_2": [row["mse_at_harmonic_2"] for row in rows],
         "mse_at_harmonic_3": [row["mse_at_harmonic_3"] for row in rows],
         "train_seconds": [row["train_seconds"] for row in rows],
         "max_mse_mean": max(row["mse_mean"] for row in rows),
