@@ -51,3 +51,11 @@ def test_a_scan_cell_row_trains_the_steps_that_fit_in_the_current_defaults_time(
     default_steps = char_candidates.recipes.configure("char", {})[1]["steps"]
     assert equal_time_steps(overrides, 2, char_candidates.base_of("qrnn")) == 2 * default_steps
     assert calls == [overrides_for("now", 2), overrides]
+
+
+def test_the_window_64_row_changes_only_the_window_and_trains_the_steps_of_the_defaults_time(monkeypatch):
+    calibrated_with(monkeypatch, lambda overrides: 2.0 if overrides.get("seq_len") == 64 else 1.0)
+    overrides = overrides_for("window_64", 2)
+    assert overrides == {"seq_len": 64, "threads": 2, "device": "cpu"}
+    default_steps = char_candidates.recipes.configure("char", {})[1]["steps"]
+    assert equal_time_steps(overrides, 2, char_candidates.base_of("window_64")) == round(default_steps / 2)
