@@ -206,7 +206,7 @@ def train_linear(weight_decay, steps=20):
 def test_weight_decay_is_decoupled_and_zero_decay_is_plain_adam():
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
-    adam = torch.optim.Adam(model.parameters(), lr=0.1)
+    adam = torch.optim.Adam(model.parameters(), lr=0.1, fused=True)
     for _ in range(20):
         adam.zero_grad()
         FixedLoss().loss(model, 0).backward()

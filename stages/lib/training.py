@@ -183,7 +183,8 @@ def fit(model, task, config, *, section, resume_path, run_fingerprint, units_per
     """
     steps = config["steps"]
     optimizer = torch.optim.AdamW(  # decoupled weight decay; with weight_decay 0 it is Adam, step for step
-        model.parameters(), lr=config["lr"], betas=(0.9, config["adam_beta2"]), weight_decay=config["weight_decay"]
+        model.parameters(), lr=config["lr"], betas=(0.9, config["adam_beta2"]), weight_decay=config["weight_decay"],
+        fused=True,  # one kernel: clipping and a step of the char-RNN's 3.5 M weights take 3-4 ms, not 13-17
     )
     start, history, timing, train_seconds = 0, [], [], 0.0
     resume = load_resume(resume_path, run_fingerprint)
