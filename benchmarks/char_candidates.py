@@ -8,7 +8,7 @@ Each row is the train_charrnn stage's code path (benchmarks.recipes) with a few 
 changed, scored on the whole val split. `before` is the default as it was before issue 15,
 spelled out here so that the row keeps its meaning whatever params.yaml says; `now` is
 params.yaml as it stands. The rows of ROWS change `before` in one or two ways, those of
-ROWS_ON_NOW (issue 21's scan cells and the windows of 64 it replaced) change `now`. Rows
+ROWS_ON_NOW (issue 21's scan cells, the windows of 64 it replaced and windows of 16) change `now`. Rows
 that change only the optimizer (its keys cost nothing per step) train their base's steps;
 a row that changes the model, the batch or the window trains the steps that fit in its
 base's time, from a paired calibration of both (CALIBRATION_STEPS each). Each row also
@@ -48,6 +48,7 @@ ROWS = {
 }
 ROWS_ON_NOW = {  # issue 21: cells whose matrix products take the whole window, and the window of before
     "window_64": {"seq_len": 64},  # the default's windows before issue 21 (2900 steps in the same time)
+    "window_16": {"seq_len": 16},  # half the default's: lost on seed 0 at full length (BENCHMARKS.md)
     "qrnn": {"cell": "qrnn"},
     "qrnn_768": {"cell": "qrnn", "hidden_size": 768},
     "qrnn_3x512": {"cell": "qrnn", "num_layers": 3},

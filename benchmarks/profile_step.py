@@ -4,9 +4,9 @@
     python -m benchmarks.profile_step '{"cell": "rnn_relu", "hidden_size": 512, "num_layers": 3, "embedding_dim": 100}'
 
 Needs the `vocab` stage's outputs. Runs a few warm-up steps of the project's trainer step
-(forward, loss, backward, clipping, Adam), then profiles `--steps` more and prints the
+(forward, loss, backward, clipping, the trainer's fused AdamW), then profiles `--steps` more and prints the
 operators by self CPU time, and the shares of the step: matrix products (with oneDNN's fused
-LSTM kernels, whose time is mostly GEMMs), copies and dtype casts, the optimizer step (Adam),
+LSTM kernels, whose time is mostly GEMMs), copies and dtype casts, the optimizer step (AdamW),
 and the rest (element-wise ops, autograd and dispatch overhead).
 """
 
@@ -20,6 +20,7 @@ import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from benchmarks import recipes  # noqa: E402
+from stages.lib import training  # noqa: E402
 
 MATRIX_PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward")
 
@@ -31,7 +32,7 @@ def main():
     args = parser.parse_args()
     config, section = recipes.configure("char", {"device": "cpu", **json.loads(args.overrides)})
     _, model, task, _ = recipes.char_setup(config, section)
-    optimizer = torch.optim.Adam(model.parameters(), lr=section["lr"])
+    optimizer = training.make_optimizer(model, section)
 
     def step(index):
         loss = task.loss(model, index)

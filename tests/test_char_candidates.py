@@ -1,5 +1,7 @@
 """The equal-time rule of benchmarks.char_candidates: which rows get calibrated, and to how many steps."""
 
+import pytest
+
 from benchmarks import char_candidates
 from benchmarks.char_candidates import BEFORE, equal_time_steps, overrides_for
 
@@ -53,9 +55,10 @@ def test_a_scan_cell_row_trains_the_steps_that_fit_in_the_current_defaults_time(
     assert calls == [overrides_for("now", 2), overrides]
 
 
-def test_the_window_64_row_changes_only_the_window_and_trains_the_steps_of_the_defaults_time(monkeypatch):
-    calibrated_with(monkeypatch, lambda overrides: 2.0 if overrides.get("seq_len") == 64 else 1.0)
-    overrides = overrides_for("window_64", 2)
-    assert overrides == {"seq_len": 64, "threads": 2, "device": "cpu"}
+@pytest.mark.parametrize("row, window, cost", [("window_64", 64, 2.0), ("window_16", 16, 0.5)])
+def test_a_window_row_changes_only_the_window_and_trains_the_steps_of_the_defaults_time(monkeypatch, row, window, cost):
+    calibrated_with(monkeypatch, lambda overrides: cost if overrides.get("seq_len") == window else 1.0)
+    overrides = overrides_for(row, 2)
+    assert overrides == {"seq_len": window, "threads": 2, "device": "cpu"}
     default_steps = char_candidates.recipes.configure("char", {})[1]["steps"]
-    assert equal_time_steps(overrides, 2, char_candidates.base_of("window_64")) == round(default_steps / 2)
+    assert equal_time_steps(overrides, 2, char_candidates.base_of(row)) == round(default_steps / cost)
