@@ -220,6 +220,23 @@ def test_weight_decay_is_decoupled_and_zero_decay_is_plain_adam():
         assert torch.all(weight < 0.99) and torch.all(weight > 0.9)
 
 
+def test_the_fused_optimizer_steps_as_torchs_unfused_adamw():
+    config = {"lr": 0.1, "adam_beta2": 0.99, "weight_decay": 0.5}
+    fused, plain = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    plain.load_state_dict(fused.state_dict())
+    optimizers = (training.make_optimizer(fused, config),
+                  torch.optim.AdamW(plain.parameters(), lr=0.1, betas=(0.9, 0.99), weight_decay=0.5, foreach=False))
+    for _ in range(30):
+        for model, optimizer in zip((fused, plain), optimizers):
+            optimizer.zero_grad()
+            FixedLoss().loss(model, 0).backward()
+            optimizer.step()
+    assert optimizers[0].defaults["fused"]
+    for a, b in zip(fused.parameters(), plain.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(a, torch.ones_like(a))  # trained, not at the minimum by construction
+
+
 def test_non_finite_weights_are_refused_before_a_checkpoint():
     model = training.torch.nn.Linear(2, 1)
     training.check_finite(model, 10, "wavernn")  # finite: no error
