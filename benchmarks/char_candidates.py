@@ -8,8 +8,8 @@ Each row is the train_charrnn stage's code path (benchmarks.recipes) with a few 
 changed, scored on the whole val split. `before` is the default as it was before issue 15,
 spelled out here so that the row keeps its meaning whatever params.yaml says; `now` is
 params.yaml as it stands. The rows of ROWS change `before` in one or two ways, those of
-ROWS_ON_NOW (issue 21's scan cells, the windows of 64 it replaced and windows of 16) change `now`. Rows
-that change only the optimizer (its keys cost nothing per step) train their base's steps;
+ROWS_ON_NOW (issue 21's scan cells, the windows of 64 it replaced and windows of 16) change
+`now`. Rows that change only the optimizer (its keys cost nothing per step) train their base's steps;
 a row that changes the model, the batch or the window trains the steps that fit in its
 base's time, from a paired calibration of both (CALIBRATION_STEPS each). Each row also
 reports its model FLOP per character and the FLOP/s it achieved (benchmarks.flops). Prints
