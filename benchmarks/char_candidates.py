@@ -9,11 +9,11 @@ changed, scored on the whole val split. `before` is the default as it was before
 spelled out here so that the row keeps its meaning whatever params.yaml says; `now` is
 params.yaml as it stands. The rows of ROWS change `before` in one or two ways, those of
 ROWS_ON_NOW (issue 21's scan cells, the windows of 64 it replaced and windows of 16) change
-`now`. Rows that change only the optimizer (its keys cost nothing per step) train their base's steps;
-a row that changes the model, the batch or the window trains the steps that fit in its
-base's time, from a paired calibration of both (CALIBRATION_STEPS each). Each row also
-reports its model FLOP per character and the FLOP/s it achieved (benchmarks.flops). Prints
-a table, then one JSON object on the last line.
+`now`. Rows that change only the optimizer (its keys cost nothing per step) train their
+base's steps; a row that changes the model, the batch or the window trains the steps that
+fit in its base's time, from a paired calibration of both (CALIBRATION_STEPS each). Each row
+also reports its model FLOP per character and the FLOP/s it achieved (benchmarks.flops).
+Prints a table, then one JSON object on the last line.
 """
 
 import argparse
@@ -46,7 +46,7 @@ ROWS = {
     "wd": {"weight_decay": 0.1},
     "skip": {"skip_connections": True},
 }
-ROWS_ON_NOW = {  # issue 21: cells whose matrix products take the whole window, and the window of before
+ROWS_ON_NOW = {  # issue 21: cells whose matrix products take the whole window, and other windows
     "window_64": {"seq_len": 64},  # the default's windows before issue 21 (2900 steps in the same time)
     "window_16": {"seq_len": 16},  # half the default's: lost on seed 0 at full length (BENCHMARKS.md)
     "qrnn": {"cell": "qrnn"},

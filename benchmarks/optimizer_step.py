@@ -31,9 +31,11 @@ def ms_per_step(weights, optimizer, clip, steps, warmup=5):
     return (time.perf_counter() - began) / steps * 1e3
 
 
-def unfused(weights, section):
-    """AdamW with the trainer's hyper-parameters, as torch runs it by default (not fused)."""
-    return torch.optim.AdamW(weights, lr=section["lr"], betas=(0.9, section["adam_beta2"]), weight_decay=section["weight_decay"])
+def unfused(optimizer):
+    """The AdamW `optimizer` is (its weights, lr, betas, eps and weight decay) as torch runs it by default: not fused."""
+    settings = optimizer.defaults
+    return torch.optim.AdamW(optimizer.param_groups[0]["params"], lr=settings["lr"], betas=settings["betas"],
+                             eps=settings["eps"], weight_decay=settings["weight_decay"])
 
 
 def main():
@@ -47,9 +49,10 @@ def main():
     weights = list(model.parameters())
     for weight in weights:
         weight.grad = torch.randn_like(weight)
+    trainer_adamw = training.make_optimizer(model, section)
     timings = {"unfused": [], "fused": []}
     for _ in range(args.rounds):
-        for name, optimizer in (("unfused", unfused(weights, section)), ("fused", training.make_optimizer(model, section))):
+        for name, optimizer in (("unfused", unfused(trainer_adamw)), ("fused", trainer_adamw)):
             timings[name].append(round(ms_per_step(weights, optimizer, section["clip"], args.steps), 2))
     count = sum(weight.numel() for weight in weights)
     print(f"{count:,} weights, {torch.get_num_threads()} thread(s), clip + AdamW step, ms per step in each round:")

@@ -5,9 +5,9 @@
 
 Needs the `vocab` stage's outputs. Runs a few warm-up steps of the project's trainer step
 (forward, loss, backward, clipping, the trainer's fused AdamW), then profiles `--steps` more
-and prints the operators by self CPU time, and the shares of the step: matrix products (with oneDNN's fused
-LSTM kernels, whose time is mostly GEMMs), copies and dtype casts, the optimizer step (AdamW),
-and the rest (element-wise ops, autograd and dispatch overhead).
+and prints the operators by self CPU time, and the shares of the step: matrix products (with
+oneDNN's fused LSTM kernels, whose time is mostly GEMMs), copies and dtype casts, the
+optimizer step (AdamW), and the rest (element-wise ops, autograd and dispatch overhead).
 """
 
 import argparse

@@ -3,6 +3,7 @@
 import torch
 
 from benchmarks.optimizer_step import ms_per_step, unfused
+from stages.lib import training
 
 
 def test_ms_per_step_clips_and_steps_the_optimizer_it_times():
@@ -11,8 +12,10 @@ def test_ms_per_step_clips_and_steps_the_optimizer_it_times():
     before = [w.detach().clone() for w in weights]
     for weight in weights:
         weight.grad = torch.full_like(weight, 100.0)
-    optimizer = unfused(weights, {"lr": 0.01, "adam_beta2": 0.999, "weight_decay": 0.0})
+    trainer_adamw = training.make_optimizer(model, {"lr": 0.01, "adam_beta2": 0.999, "weight_decay": 0.0})
+    optimizer = unfused(trainer_adamw)
     assert not optimizer.defaults["fused"]
+    assert all(optimizer.defaults[key] == trainer_adamw.defaults[key] for key in ("lr", "betas", "eps", "weight_decay"))
     assert ms_per_step(weights, optimizer, clip=1.0, steps=3, warmup=2) > 0
     total_norm = torch.linalg.vector_norm(torch.cat([w.grad.flatten() for w in weights]))
     assert abs(float(total_norm) - 1.0) < 1e-4  # clipped to the norm it was given
