@@ -21,13 +21,15 @@ from stages.lib import training
 
 def ms_per_step(weights, optimizer, clip, steps, warmup=5):
     """Mean milliseconds of clipping `weights` and stepping `optimizer`, after `warmup` untimed steps."""
-    for _ in range(warmup):
-        torch.nn.utils.clip_grad_norm_(weights, clip)
-        optimizer.step()
+
+    def clip_and_step(count):
+        for _ in range(count):
+            torch.nn.utils.clip_grad_norm_(weights, clip)
+            optimizer.step()
+
+    clip_and_step(warmup)
     began = time.perf_counter()
-    for _ in range(steps):
-        torch.nn.utils.clip_grad_norm_(weights, clip)
-        optimizer.step()
+    clip_and_step(steps)
     return (time.perf_counter() - began) / steps * 1e3
 
 
