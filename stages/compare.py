@@ -1,17 +1,23 @@
-"""Compare experiments over seeds: n, mean, std and 95 % interval per group, and a verdict against a baseline.
+"""Compare experiments over seeds: per group of the same params and code, n, mean, std and 95 % interval, and a test against a baseline.
 
-    python -m stages.compare [--metric FILE:KEY ...] [--baseline NAME] [--rev REV ...] [-A] [-n N]
-                             [--higher-is-better FILE:KEY ...] [--md] [--png FILE]
+    python -m stages.compare [--metric FILE:KEY ...] [--baseline NAME] [--margin [FILE:KEY=]X ...]
+                             [--rev REV ...] [-A] [-n N] [--higher-is-better FILE:KEY ...] [--md] [--png FILE]
 
-Runs whose params are equal except `charrnn.seed`, `wavernn.seed` and `generate.seed` form a
-group. Each group is compared with the baseline group (by default the one holding the current
-commit's params) by Welch's t-test: "better", "worse" or "within noise", and for noise how many
-seeds per group would tell a difference of that size. Lower is better unless
---higher-is-better names the metric. A command, not a DVC stage: it writes nothing but --png.
+For each metric, runs form a group when their params are equal apart from the seeds (`charrnn.seed`,
+`wavernn.seed`, `generate.seed`) and so is the code of the stages the metric comes from (the hashes
+in each run's dvc.lock): a seed is a replicate only of the same recipe on the same code, and the
+same seeds, params and code twice count once. Each group is compared with the baseline group (by
+default the current commit's) by a paired t-test on the per-seed differences when they share seeds,
+else by Welch's t-test, with Holm's correction over the groups compared. The verdict says "better",
+"worse" or "no evidence of a difference"; with --margin, two one-sided tests also say whether the
+difference is "equivalent within ±X". Two groups without spread get no p-value. Lower is better
+unless --higher-is-better names the metric. A note says when the models a metric comes from were
+trained on different machines. A command, not a DVC stage: it writes nothing but --png.
 """
 
 import argparse
 import logging
+import math
 import sys
 
 import matplotlib
@@ -19,16 +25,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from stages.lib import cli, io  # noqa: E402
-from stages.lib import compare as lib  # noqa: E402
+from stages.lib import cli, experiments, io, stats  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
 def parse_options(argv):
     parser = argparse.ArgumentParser(prog="python -m stages.compare", description=__doc__.splitlines()[0])
-    parser.add_argument("--metric", action="append", metavar="FILE:KEY", help=f"a metric to compare (default: {', '.join(lib.DEFAULT_METRICS)})")
+    parser.add_argument("--metric", action="append", metavar="FILE:KEY", help=f"a metric to compare (default: {', '.join(experiments.DEFAULT_METRICS)})")
     parser.add_argument("--baseline", metavar="NAME", help="a run (experiment name, branch, 'workspace' or commit) whose group is the baseline")
+    parser.add_argument("--margin", action="append", default=[], metavar="[FILE:KEY=]X",
+                        help="test equivalence within ±X, in the metric's units (for every metric, or the one named)")
     parser.add_argument("--rev", action="append", metavar="REV", help="the experiments of this commit (as `dvc exp show --rev`)")
     parser.add_argument("-A", "--all-commits", action="store_true", help="the experiments of every commit")
     parser.add_argument("-n", "--num", type=int, default=1, help="the last N commits from each revision (as `dvc exp show -n`)")
@@ -38,14 +45,31 @@ def parse_options(argv):
     return parser.parse_args(argv)
 
 
+def margins(options, metrics):
+    """{metric: margin or None} from the --margin options: `X` for every metric, `FILE:KEY=X` for one."""
+    found = dict.fromkeys(metrics)
+    for option in options:
+        metric, _, text = option.rpartition("=")
+        try:
+            margin = float(text)
+        except ValueError:
+            margin = math.nan
+        if not margin > 0 or math.isinf(margin):
+            raise cli.UserError(f"--margin: '{option}' must be a positive number X or FILE:KEY=X")
+        if metric and metric not in found:
+            raise cli.UserError(f"--margin: '{metric}' is not a metric compared; those compared: {', '.join(metrics)}")
+        found.update({metric: margin} if metric else {name: margin for name in found if found[name] is None})
+    return found
+
+
 def known_metrics(runs):
     """Every FILE:KEY with a number in some run."""
     return sorted({f"{path}:{key}" for run in runs for path, data in run.metrics.items()
-                   for key, value in lib.flatten(data).items() if isinstance(value, (int, float)) and not isinstance(value, bool)})
+                   for key, value in experiments.flatten(data).items() if isinstance(value, (int, float)) and not isinstance(value, bool)})
 
 
-def find_baseline(groups, runs, name, head):
-    """The group holding the run called `name` (a name, or a commit of 7 or more hex digits), else the current commit's."""
+def chosen_run(runs, name, head):
+    """The run called `name` (a name, or a commit of 7 or more hex digits), else the current commit's; None if neither."""
     def called(run):
         if name is None:
             return run.rev == head
@@ -54,7 +78,17 @@ def find_baseline(groups, runs, name, head):
     chosen = next((run for run in runs if called(run)), None)
     if chosen is None and name is not None:
         raise cli.UserError(f"--baseline: no run called '{name}'; runs: {', '.join(run.name for run in runs)}")
-    return next(group for group in groups if chosen in group.runs) if chosen else groups[0]
+    return chosen
+
+
+def baseline_index(metric, groups, chosen, named):
+    """The index of the group holding the `chosen` run; else, unless it was `named` by --baseline, the first group's."""
+    for index, group in enumerate(groups):
+        if chosen in group.runs:
+            return index
+    if named:
+        raise cli.UserError(f"{metric}: the baseline run ({chosen.name}) has no value of it; choose another --baseline")
+    return 0
 
 
 def number(value, digits=5):
@@ -65,50 +99,60 @@ def interval(low, high):
     return "-" if low is None else f"[{low:.5g}, {high:.5g}]"
 
 
-def metric_table(metric, groups, baseline, graph, higher_is_better):
-    """(header, rows, verdict lines, notes) for one metric."""
-    seeds = lib.metric_seeds(metric, graph)
-    base_sample = baseline.sample(metric, seeds)
-    if not len(base_sample):
-        raise cli.UserError(f"{metric}: the baseline group ({baseline.label(groups)}) has no value of it; choose another --baseline")
-    header = ["group", "n", "mean", "std", "95 % interval", "vs baseline", "95 % interval of the difference", "p (Welch)", "verdict"]
-    rows, verdicts, notes = [], [], []
-    machines = set()
-    for group in groups:
-        sample = group.sample(metric, seeds)
-        label = group.label([g for g in groups if g is not group]) + (" (baseline)" if group is baseline else "")
-        if not len(sample):
-            notes.append(f"{label}: no value of {metric}; left out")
-            continue
-        machines |= {run.machine(metric) for run in group.runs if run.machine(metric)}
-        stat = lib.summary(sample)
+def count(n, noun):
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def test_name(difference):
+    """The test in a table cell: "paired t, 2 seeds", "Welch t" or "-"."""
+    if difference.test is None:
+        return "-"
+    return f"{difference.test}, {count(difference.pairs, 'seed')}" if difference.pairs else difference.test
+
+
+def metric_report(metric, groups, labels, base, margin, higher_is_better):
+    """(header, table rows, verdict lines, notes) for one metric."""
+    rows = stats.against_baseline([group.sample(metric) for group in groups], base, margin, higher_is_better)
+    header = ["group", "n", "mean", "std", "95 % interval", "vs baseline", "95 % interval of the difference", "test", "p", "p (Holm)", "verdict"]
+    if margin is not None:
+        header[-1:-1] = [f"p (TOST ±{margin:g})", "p (TOST, Holm)"]
+    table, verdicts = [], []
+    tested = sum(row.difference is not None and row.difference.p is not None for row in rows)  # Holm's family
+    for index, (label, row) in enumerate(zip(labels, rows)):
+        stat, difference = row.summary, row.difference
         spread = number(stat["std"]) if stat["n"] > 1 else "unknown (1 seed)"
-        if group is baseline:
-            rows.append([label, stat["n"], number(stat["mean"]), spread, interval(stat["low"], stat["high"]), "", "", "", ""])
+        cells = [label + (" (baseline)" if index == base else ""), stat["n"], number(stat["mean"]), spread, interval(stat["low"], stat["high"])]
+        if difference is None:
+            table.append(cells + [""] * (len(header) - len(cells)))
             continue
-        diff = lib.versus(sample, base_sample, higher_is_better)
-        rows.append([label, stat["n"], number(stat["mean"]), spread, interval(stat["low"], stat["high"]),
-                     f"{diff['difference']:+.4g}", interval(diff["low"], diff["high"]), number(diff["p"], 3), diff["verdict"]])
-        verdicts.append(verdict_line(label, metric, diff, stat["n"], len(base_sample)))
+        cells += [f"{difference.difference:+.4g}", interval(difference.low, difference.high), test_name(difference),
+                  number(difference.p, 3), number(row.p_adjusted, 3)]
+        if margin is not None:
+            cells += [number(difference.equivalence_p, 3), number(row.equivalence_adjusted, 3)]
+        table.append(cells + [row.verdict])
+        verdicts.append(verdict_line(label, metric, row, margin, tested))
+    notes = []
+    machines = {machine for group in groups for run in group.runs for machine in run.machines(metric)}
     if len(machines) > 1:
-        notes.append(f"{metric}: these runs come from {len(machines)} machines (" + "; ".join(f"{cpu}, {threads} threads, {device}" for cpu, threads, device in sorted(machines, key=str))
+        notes.append(f"{metric}: its models were trained on {len(machines)} machines ("
+                     + "; ".join(f"{cpu}, {threads} threads, {device}" for cpu, threads, device in sorted(machines, key=str))
                      + "): a difference may be the machine's as well as the recipe's")
-    return header, rows, verdicts, notes
+    return header, table, verdicts, notes
 
 
-def verdict_line(label, metric, diff, n, n_baseline):
-    """The comparison in words."""
-    said = f"{label}: {metric} {diff['difference']:+.4g} against the baseline"
-    if diff["p"] is None:
-        return f"{said}: {diff['verdict']}"
-    said += f" (95 % interval {interval(diff['low'], diff['high'])}, p = {diff['p']:.3g}): {diff['verdict']}"
-    if diff["verdict"] == "within noise":
-        needed = diff["seeds_needed"]
-        if needed is None:
-            said += "; no number of seeds up to 1000 would tell a difference this small"
-        else:
-            said += f"; about {needed} seeds per group would tell a difference this size (80 % power), {max(0, needed - min(n, n_baseline))} more"
-    return said
+def verdict_line(label, metric, row, margin, tested):
+    """The comparison in words, with the test that was made (and Holm's adjustment where `tested` > 1 groups had a p-value)."""
+    difference = row.difference
+    said = f"{label}: {metric} {difference.difference:+.4g} against the baseline"
+    if difference.p is None:
+        return f"{said}: {row.verdict}"
+    test = (f"paired t-test on the {difference.pairs} seeds both groups ran" if difference.test == stats.PAIRED else "Welch's t-test")
+    holm = f", Holm-adjusted over {tested} groups {row.p_adjusted:.3g}" if tested > 1 else ""
+    said += f" ({test}: 95 % interval {interval(difference.low, difference.high)}, p = {difference.p:.3g}{holm}"
+    if margin is not None:
+        holm = f", Holm-adjusted {row.equivalence_adjusted:.3g}" if tested > 1 else ""
+        said += f"; equivalence within ±{margin:g}: p = {difference.equivalence_p:.3g}{holm}"
+    return f"{said}): {row.verdict}"
 
 
 def render(header, rows, markdown):
@@ -121,24 +165,21 @@ def render(header, rows, markdown):
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
 
 
-def figure(metrics, groups, baseline, graph):
-    """For each metric, each group's seeds (dots), mean and 95 % interval."""
-    fig, panels = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.5), squeeze=False)
-    for axes, metric in zip(panels[0], metrics):
-        seeds = lib.metric_seeds(metric, graph)
+def figure(panels):
+    """For each (metric, groups, labels, baseline index), each group's seeds (dots), mean and 95 % interval."""
+    fig, axes_row = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for axes, (metric, groups, labels, base) in zip(axes_row[0], panels):
         for position, group in enumerate(groups):
-            sample = group.sample(metric, seeds)
-            if not len(sample):
-                continue
-            stat = lib.summary(sample)
-            color = "tab:red" if group is baseline else "tab:blue"
+            sample = list(group.sample(metric).values())
+            stat = stats.summary(sample)
+            color = "tab:red" if position == base else "tab:blue"
             axes.plot([position] * len(sample), sample, "o", color=color, alpha=0.4, markersize=5)
             if stat["low"] is not None:
                 axes.errorbar([position], [stat["mean"]], yerr=[[stat["mean"] - stat["low"]], [stat["high"] - stat["mean"]]],
                               fmt="s", color=color, capsize=6, markersize=7)
             else:
                 axes.plot([position], [stat["mean"]], "s", color=color, markersize=7)
-        axes.set_xticks(range(len(groups)), [g.label([o for o in groups if o is not g]) for g in groups], rotation=20, ha="right", fontsize="small")
+        axes.set_xticks(range(len(groups)), labels, rotation=20, ha="right", fontsize="small")
         axes.set_xlim(-0.5, len(groups) - 0.5)
         axes.set(title=f"{metric}\nmean and 95 % interval over seeds, red: baseline", ylabel=metric.split(":")[-1])
         axes.grid(alpha=0.3)
@@ -148,33 +189,41 @@ def figure(metrics, groups, baseline, graph):
 
 def main():
     options = parse_options(sys.argv[1:])
-    metrics = options.metric or list(lib.DEFAULT_METRICS)
+    metrics = options.metric or list(experiments.DEFAULT_METRICS)
     for metric in metrics + options.higher_is_better:
-        lib.split_metric(metric)
-    found = lib.collect(revs=options.rev, all_commits=options.all_commits, num=options.num)
+        experiments.split_metric(metric)
+    margin_of = margins(options.margin, metrics)
+    found = experiments.collect(revs=options.rev, all_commits=options.all_commits, num=options.num)
     if not found.runs:
         raise cli.UserError("no runs with metrics: run `dvc repro` or `dvc exp run` first")
     existing = known_metrics(found.runs)
     for metric in metrics:
         if metric not in existing:
             raise cli.UserError(f"--metric: no run has '{metric}'; metrics that exist: {', '.join(existing)}")
-    graph = lib.stage_graph()
-    groups = lib.group_runs(found.runs)
-    baseline = find_baseline(groups, found.runs, options.baseline, found.head)
+    chosen = chosen_run(found.runs, options.baseline, found.head)
     left_out = f"{len(found.failed)} failed" + (f" ({', '.join(found.failed)})" if found.failed else "")
-    print(f"{len(found.runs)} runs in {len(groups)} groups (equal params apart from {', '.join(lib.SEED_KEYS)}); "
-          f"left out: {left_out}, {len(found.pending)} queued or running")
+    print(f"{len(found.runs)} runs ({', '.join(run.name for run in found.runs)}); left out: {left_out}, {len(found.pending)} queued or running")
+    panels = []
     for metric in metrics:
         higher = metric in options.higher_is_better
-        header, rows, verdicts, notes = metric_table(metric, groups, baseline, graph, higher)
+        groups = experiments.group_runs(found.runs, metric)
+        labels = experiments.labels(groups)
+        base = baseline_index(metric, groups, chosen, options.baseline is not None)
+        reference = groups[base].runs[0]
+        header, rows, verdicts, notes = metric_report(metric, groups, labels, base, margin_of[metric], higher)
+        reruns = sum(group.reruns(metric) for group in groups)
         print()
         print(f"{'## ' if options.md else ''}{metric} ({'higher' if higher else 'lower'} is better)")
+        print()
+        print(f"{count(len(groups), 'group')}: equal params apart from {', '.join(reference.seeds(metric)) or 'no seed'}, and equal code of "
+              f"{', '.join(sorted(reference.lineage(metric))) or 'no stage'}; {count(reruns, 'rerun')} of a seed counted once")
         print()
         print(render(header, rows, options.md))
         for line in verdicts + notes:
             print(f"{'- ' if options.md else ''}{line}")
+        panels.append((metric, groups, labels, base))
     if options.png:
-        fig = figure(metrics, groups, baseline, graph)
+        fig = figure(panels)
         with io.atomic_path(options.png) as tmp:
             fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
         plt.close(fig)

@@ -4,12 +4,17 @@ diffs across git branches, `dvc plots`, and a DVC remote."""
 import json
 import math
 import os
+import re
+import shutil
 import statistics
 import sys
 import time
 
+import numpy as np
 import pytest
 from ruamel.yaml import YAML
+from scipy import stats as scipy_stats
+from statsmodels.stats.multitest import multipletests
 
 from conftest import commit, experiments, reset, run, snapshot, stages_restored, stages_run, update_params
 
@@ -54,18 +59,19 @@ def test_each_model_has_its_own_seed_and_a_seed_sweep_of_one_never_retrains_the_
     assert stages_run(result.stdout) == {*WAVE_STAGES, "plot"}
 
 
-def test_a_queued_sweep_runs_every_point_one_thread_per_worker(repo):
-    # threads=0 leaves the choice to the stage: one thread each in a queue worker
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=8,12", "-S", "charrnn.threads=0"], repo)
-    run(["dvc", "queue", "start", "-j", "2"], repo)
-    status = wait_for_the_queue(repo, seconds=240)
-    assert "Failed" not in status, status
-    sizes = {}
-    for name, experiment in experiments(repo).items():
-        sizes[experiment["params"]["hidden_size"]] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
-        assert "torch CPU threads: 1" in run(["dvc", "queue", "logs", name], repo).stdout
-    assert set(sizes) == {8, 12}
-    assert sizes[8] != sizes[12] and all(math.isfinite(loss) for loss in sizes.values())
+def test_a_queued_sweep_runs_every_point_one_thread_per_worker(sweep):
+    status = (sweep.parent / "queue-status.txt").read_text()
+    assert status.count("Failed") == 1 and status.count("Success") == 6, status  # only charrnn.lr=-1 fails
+    losses = {}
+    for name, experiment in experiments(sweep).items():
+        params = experiment["params"]
+        if params["charrnn"]["lr"] < 0:
+            continue
+        losses[params["hidden_size"], params["charrnn"]["seed"]] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
+        if params["charrnn"]["threads"] == 0:  # threads=0 leaves the choice to the stage: one thread each in a queue worker
+            assert "torch CPU threads: 1" in run(["dvc", "queue", "logs", name], sweep).stdout
+    assert {size for size, _ in losses} == {16, 12}
+    assert losses[12, 2] != losses[16, 0] and all(math.isfinite(loss) for loss in losses.values())
 
 
 def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
@@ -123,6 +129,35 @@ def wait_for_the_queue(repo, seconds=300):
     return status
 
 
+def edit_the_model_code(repo):
+    """A harmless numeric edit of stages/lib/models.py: the char-RNN's decoder starts at half the scale."""
+    models = repo / "stages/lib/models.py"
+    source = models.read_text()
+    edited = re.sub(r"\n( +)(self\.decoder = nn\.Linear\(.*\))\n", r"\n\1\2\n\1self.decoder.weight.data.mul_(0.5)\n", source, count=1)
+    assert edited != source, "no `self.decoder = nn.Linear(...)` line in stages/lib/models.py to edit"
+    models.write_text(edited)
+
+
+@pytest.fixture(scope="session")
+def sweep(reproduced, tmp_path_factory):
+    """The reproduced tiny project after one queued sweep, which the tests only read (its `dvc queue
+    status` beside it, in queue-status.txt): seeds 0 and 1 on the committed code (committed-0,
+    committed-1), the same params and seeds after an edit of stages/lib/models.py (edited-0,
+    edited-1), hidden_size=12 on seeds 2 and 3 with charrnn.threads=0, and one that fails (charrnn.lr=-1)."""
+    repo = shutil.copytree(reproduced, tmp_path_factory.mktemp("sweep") / "repo", symlinks=True)
+    for seed in (0, 1):
+        run(["dvc", "exp", "run", "--queue", "-n", f"committed-{seed}", "-S", f"charrnn.seed={seed}"], repo)
+    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.threads=0", "-S", "charrnn.seed=2,3"], repo)
+    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=4", "-S", "charrnn.lr=-1"], repo)  # fails
+    edit_the_model_code(repo)
+    for seed in (0, 1):
+        run(["dvc", "exp", "run", "--queue", "-n", f"edited-{seed}", "-S", f"charrnn.seed={seed}"], repo)
+    run(["git", "checkout", "--", "stages/lib/models.py"], repo)  # the queue keeps its own copy of the workspace
+    run(["dvc", "queue", "start", "-j", "2"], repo)
+    (repo.parent / "queue-status.txt").write_text(wait_for_the_queue(repo, seconds=600))
+    return repo
+
+
 def markdown_rows(text, heading):
     """{group: {column: cell}} of the Markdown table under `## heading`."""
     lines = text.split(f"## {heading}", 1)[1].split("## ", 1)[0].strip().splitlines()
@@ -131,41 +166,64 @@ def markdown_rows(text, heading):
     return {cells[0]: dict(zip(header, cells)) for cells in ([c.strip() for c in row.strip("|").split("|")] for row in table[2:])}
 
 
-def test_compare_groups_queued_seeds_and_gives_a_verdict(repo, tmp_path):
-    run(["dvc", "exp", "run", "--queue", "-S", "charrnn.seed=1"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=0,1"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=2", "-S", "charrnn.lr=-1"], repo)  # fails
-    run(["dvc", "queue", "start", "-j", "2"], repo)
-    assert "Failed" in wait_for_the_queue(repo)
+def row_with(rows, part):
+    """The one row whose group contains `part`."""
+    [row] = [row for group, row in rows.items() if part in group]
+    return row
 
+
+def test_compare_tells_two_versions_of_the_code_apart_with_a_paired_test(sweep, tmp_path):
     figure = tmp_path / "compare.png"
-    result = run([sys.executable, "-m", "stages.compare", "--md", "--png", str(figure)], repo, env=dict(os.environ, PYTHONPATH=str(repo)))
-    assert result.stdout.startswith("5 runs in 2 groups") and "left out: 1 failed" in result.stdout
-    losses = {}
-    for experiment in experiments(repo).values():
-        if experiment["params"]["charrnn"]["lr"] < 0:
+    before = run(["git", "status", "--porcelain"], sweep).stdout
+    result = run([sys.executable, "-m", "stages.compare", "--md", "--png", str(figure), "--margin", "metrics/charrnn.json:val_loss=0.5"],
+                 sweep, env=dict(os.environ, PYTHONPATH=str(sweep)))
+    assert result.stdout.startswith("8 runs (workspace, main, ") and "left out: 1 failed" in result.stdout, result.stdout
+    loss, wider = {}, []
+    for name, experiment in experiments(sweep).items():
+        params = experiment["params"]
+        if params["charrnn"]["lr"] < 0:
             continue  # the failed one
-        losses.setdefault(experiment["params"]["hidden_size"], {})[experiment["params"]["charrnn"]["seed"]] = \
-            experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
-    losses[16][0] = json.loads((repo / "metrics/charrnn.json").read_text())["val_loss"]  # main and the workspace: one run
-    rows = markdown_rows(result.stdout, "metrics/charrnn.json:val_loss (lower is better)")
-    baseline, wider = rows["hidden_size=16 (baseline)"], rows["hidden_size=12"]
-    assert baseline["n"] == wider["n"] == "2", result.stdout
-    assert float(baseline["mean"]) == pytest.approx(statistics.fmean(losses[16].values()), rel=1e-4)
-    assert float(wider["mean"]) == pytest.approx(statistics.fmean(losses[12].values()), rel=1e-4)
-    assert wider["verdict"] in ("better", "worse", "within noise")
-    assert f"- hidden_size=12: metrics/charrnn.json:val_loss {wider['vs baseline']} against the baseline" in result.stdout
+        loss[name] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
+        if params["hidden_size"] == 12:
+            wider.append(loss[name])
+    main = json.loads((sweep / "metrics/charrnn.json").read_text())["val_loss"]
+    assert loss["committed-0"] == main  # the same seed, params and code: the run-cache gave the same run
+    committed, edited = [main, loss["committed-1"]], [loss["edited-0"], loss["edited-1"]]
+    assert edited != committed and len(wider) == 2
+
+    text = markdown_rows(result.stdout, "metrics/charrnn.json:val_loss (lower is better)")
+    assert "3 groups: equal params apart from charrnn.seed, and equal code of download, train_charrnn, vocab; 2 reruns of a seed counted once" in result.stdout
+    baseline = row_with(text, "hidden_size=16; code: stages/lib/models.py as in main (baseline)")
+    changed = row_with(text, "hidden_size=16; code: stages/lib/models.py as in edited-")
+    other = row_with(text, "hidden_size=12; code: stages/lib/models.py as in main")  # the committed code, as the baseline's
+    assert baseline["n"] == changed["n"] == other["n"] == "2", result.stdout
+    assert float(baseline["mean"]) == pytest.approx(statistics.fmean(committed), rel=1e-4)
+    assert float(changed["mean"]) == pytest.approx(statistics.fmean(edited), rel=1e-4)
+    paired, welch = scipy_stats.ttest_rel(edited, committed), scipy_stats.ttest_ind(wider, committed, equal_var=False)
+    assert changed["test"] == "paired t, 2 seeds" and float(changed["p"]) == pytest.approx(paired.pvalue, rel=5e-3)
+    assert other["test"] == "Welch t" and float(other["p"]) == pytest.approx(welch.pvalue, rel=5e-3)
+    holm = multipletests([paired.pvalue, welch.pvalue], method="holm")[1]
+    assert [float(changed["p (Holm)"]), float(other["p (Holm)"])] == pytest.approx(list(holm), rel=5e-3)
+    differences = np.subtract(edited, committed)
+    tost = max(scipy_stats.ttest_1samp(differences, -0.5, alternative="greater").pvalue, scipy_stats.ttest_1samp(differences, 0.5, alternative="less").pvalue)
+    assert float(changed["p (TOST ±0.5)"]) == pytest.approx(tost, rel=5e-3)
+    assert changed["verdict"].split(", ")[0] in ("better", "worse", "no evidence of a difference")
+    assert f"- {changed['group']}: metrics/charrnn.json:val_loss {changed['vs baseline']} against the baseline (paired t-test on the 2 seeds" in result.stdout
+
     waves = markdown_rows(result.stdout, "metrics/wave.json:mse_mean (lower is better)")
-    assert waves["hidden_size=16 (baseline)"]["n"] == "1"  # every run shares wavernn.seed 0: one wave run
-    assert waves["hidden_size=12"]["verdict"].startswith("spread unknown")
+    assert "p (TOST ±0.5)" not in next(iter(waves.values()))  # the margin was the char model's alone
+    assert row_with(waves, "as in main (baseline)")["n"] == "1"  # every run shares wavernn.seed 0: one wave run per version of the code
+    assert row_with(waves, "as in edited-")["verdict"] == "no p-value: spread unknown (needs 2 seeds or more in both groups)"
+    assert "machines" not in result.stdout  # one machine trained them all
     assert figure.read_bytes().startswith(b"\x89PNG")
-    assert not run(["git", "status", "--porcelain"], repo).stdout  # it writes nothing but the figure asked for
+    assert run(["git", "status", "--porcelain"], sweep).stdout == before  # it writes nothing but the figure asked for
 
 
 @pytest.mark.parametrize("options, message", [
     (["--metric", "metrics/charrnn.json:nope"], "error: --metric: no run has 'metrics/charrnn.json:nope'; metrics that exist: "),
     (["--metric", "val_loss"], "error: --metric: 'val_loss' must be FILE:KEY"),
     (["--baseline", "nobody"], "error: --baseline: no run called 'nobody'; runs: workspace, main"),
+    (["--margin", "0"], "error: --margin: '0' must be a positive number X or FILE:KEY=X"),
 ])
 def test_compare_refuses_bad_input_in_one_line(repo, options, message):
     result = run([sys.executable, "-m", "stages.compare", *options], repo, check=False, env=dict(os.environ, PYTHONPATH=str(repo)))
