@@ -20,6 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .models import detach_state
+from .streams import char_nll
+
 RMS_FLOOR = 1e-3  # a weight's RMS is at least this fraction of the mean: no huge steps for a character train never showed
 
 
@@ -43,11 +46,7 @@ def segments(data, length):
 def segment_loss(model, inputs, targets, state):
     """Per-character NLL [length] of `targets` given `inputs` (1-d index tensors) and the carried state."""
     logits, state = model(inputs[None], state)
-    return torch.nn.functional.cross_entropy(logits[0], targets, reduction="none"), state
-
-
-def detach(state):
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+    return char_nll(logits, targets[None])[0], state
 
 
 def as_tensor(data, device):
@@ -67,7 +66,7 @@ def gradient_rms(model, train, segment, chars, device):
         for square, grad in zip(squares, grads):
             if grad is not None:
                 square.addcmul_(grad, grad)
-        state, count = detach(state), count + 1
+        state, count = detach_state(state), count + 1
     return [torch.sqrt(square / count) for square in squares]
 
 
@@ -116,5 +115,5 @@ def adaptive_nll(model, data, rule, device, rms=None, desc="dynamic eval"):
         scored.append(nll.detach())
         if adapter is not None:
             adapter.update(nll.mean())
-        state = detach(state)
+        state = detach_state(state)
     return torch.cat(scored).double().cpu().numpy()
