@@ -22,9 +22,9 @@ def main():
     model = load_model(CHAR_CHECKPOINT, CharRNN, "train_charrnn").to(device)
     vocab, train, val = text.load_encoded()
     splits = {"val": val, "test": text.load_split("test")}
-    rule = dynamic.Rule(config["method"], config["step"], config["decay"], config["segment_len"])
+    rule = dynamic.rule_from(config)
     started = time.perf_counter()
-    rms = dynamic.gradient_rms(model, train, rule.segment, config["gradient_chars"], device) if rule.method == "rms" else None
+    rms = dynamic.train_statistics(model, train, config, device)
     timing = [{"part": "gradient statistics (train)", "chars": config["gradient_chars"], "seconds": time.perf_counter() - started}]
     scores = {}
     for name, data in splits.items():

@@ -70,6 +70,18 @@ def gradient_rms(model, train, segment, chars, device):
     return [torch.sqrt(square / count) for square in squares]
 
 
+def rule_from(section):
+    """The Rule of a `dynamic_eval` params section."""
+    return Rule(section["method"], section["step"], section["decay"], section["segment_len"])
+
+
+def train_statistics(model, train, section, device):
+    """What the rule needs from the train split: the gradients' RMS for "rms", nothing for "sgd"."""
+    if section["method"] != "rms":
+        return None
+    return gradient_rms(model, train, section["segment_len"], section["gradient_chars"], device)
+
+
 class Adapter:
     """The weight update of a Rule, applied in place after each segment."""
 

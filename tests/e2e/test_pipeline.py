@@ -117,6 +117,9 @@ def test_char_seeds_retrains_the_stage_model_and_reports_the_spread(repo):
     assert summary["val_loss"][1] != stage_loss
     assert summary["mean"] == round(float(np.mean(summary["val_loss"])), 5)
     assert summary["std"] == round(float(np.std(summary["val_loss"], ddof=1)), 5)
+    dynamic = json.loads((repo / "metrics/dynamic.json").read_text())
+    assert summary["dynamic_val_loss"][0] == dynamic["val_loss"]  # and the dynamic_eval stage's, to the last digit
+    assert summary["dynamic_mean"] == round(float(np.mean(summary["dynamic_val_loss"])), 5)
     one_seed = run([sys.executable, "-m", "benchmarks.char_seeds", "--seeds", "1"], repo, env=env)
     assert "std undefined (sample, n=1)" in one_seed.stdout
     assert json.loads(one_seed.stdout.splitlines()[-1])["std"] is None
