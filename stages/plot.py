@@ -135,6 +135,8 @@ def bits_per_char(ngram, charrnn, dynamic, mix):
         "char-RNN": (charrnn["test_bpc"], dynamic["test_bpc"]),
         "RNN + n-gram": (mix["test_bpc_mix"], mix["test_bpc_mix_dynamic"]),
     }
+    axes.axhline(mix["test_bpc_mix_adaptive"], color="tab:red", linestyle="--",
+                 label=f"adapting RNN + n-gram + cache n-gram {mix['test_bpc_mix_adaptive']:.3f}")
     width = 0.4
     for offset, (label, color, index) in enumerate((("static", "tab:blue", 0), ("dynamic evaluation", "tab:orange", 1))):
         positions = [len(orders) + i + (offset - 0.5) * width for i in range(len(models))]

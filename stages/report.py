@@ -42,6 +42,9 @@ def text_rows(config, metrics):
         (f"char-RNN, {char}, {adapting}", adapted["test_loss"], adapted["test_bpc"], adapted["val_loss"], METRICS["dynamic"]),
         (f"char-RNN + n-gram, static (RNN weight {mix['rnn_weight']:.3f}, fitted on val)", mix["test_loss_mix"], mix["test_bpc_mix"], mix["val_loss_mix"], METRICS["mix"]),
         (f"char-RNN + n-gram, dynamic (RNN weight {mix['rnn_weight_dynamic']:.3f})", mix["test_loss_mix_dynamic"], mix["test_bpc_mix_dynamic"], mix["val_loss_mix_dynamic"], METRICS["mix"]),
+        (f"char-RNN + n-gram + cache n-gram of the text read so far, dynamic (weights {mix['rnn_weight_adaptive']:.3f}, "
+         f"{1 - mix['rnn_weight_adaptive'] - mix['cache_weight_adaptive']:.3f}, {mix['cache_weight_adaptive']:.3f})",
+         mix["test_loss_mix_adaptive"], mix["test_bpc_mix_adaptive"], mix["val_loss_mix_adaptive"], METRICS["mix"]),
     ]
 
 

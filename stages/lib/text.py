@@ -17,6 +17,7 @@ TEST_FILE = "data/test.npy"
 SPLIT_FILES = {"train": TRAIN_FILE, "val": VAL_FILE, "test": TEST_FILE}
 # Per character, for `mix`: log p (n-gram) and -log p (char-RNN, static and adapting) of each split's characters after the first.
 NGRAM_LOGPROB_FILES = {"val": "data/ngram_val_logprob.npy", "test": "data/ngram_test_logprob.npy"}
+CACHE_LOGPROB_FILES = {"val": "data/cache_val_logprob.npy", "test": "data/cache_test_logprob.npy"}  # the n-gram of the text read so far
 CHARRNN_NLL_FILES = {"val": "data/charrnn_val_nll.npy", "test": "data/charrnn_test_nll.npy"}
 DYNAMIC_NLL_FILES = {"val": "data/dynamic_val_nll.npy", "test": "data/dynamic_test_nll.npy"}
 
