@@ -52,6 +52,11 @@ def test_dvc_repro_runs_the_pipeline(reproduced):
     dynamic_weight = ngram.fit_mix_weight(adapted["val"], scores["val"][1])
     assert mix["rnn_weight_dynamic"] == round(dynamic_weight, 4)
     assert mix["test_loss_mix_dynamic"] == round(ngram.mixed_nll(adapted["test"], scores["test"][1], dynamic_weight), 5)
+    cache = {split: np.load(project / f"data/cache_{split}_logprob.npy") for split in ("val", "test")}
+    assert round(float(-cache["test"].mean()), 4) == ngram_metrics["cache_test_loss"]
+    three = ngram.fit_mix_weights([adapted["val"], scores["val"][1], cache["val"]])
+    assert (mix["rnn_weight_adaptive"], mix["cache_weight_adaptive"]) == (round(three[0], 4), round(three[2], 4))
+    assert mix["test_loss_mix_adaptive"] == round(ngram.mixture_nll([adapted["test"], scores["test"][1], cache["test"]], three), 5)
     wave = json.loads((project / "metrics/wave.json").read_text())
     assert set(wave) >= {"mse_mean", "mse_median", "mse_worst", "mse_best", "zero_predictor_mse_mean"}
     assert wave["waves"] == 50
