@@ -83,7 +83,8 @@ def train_statistics(model, train, section, device):
 
 
 class Adapter:
-    """The weight update of a Rule, applied in place after each segment."""
+    """The weight update of a Rule, applied in place after each segment (torch's foreach kernels:
+    one call per operation for all the weights)."""
 
     def __init__(self, model, rule, rms=None):
         self.rule = rule
@@ -96,18 +97,23 @@ class Adapter:
             # Krause et al.: weights with larger gradients decay faster; no weight past the trained value in one step.
             self.decay_rates = [(rule.decay * r / mean).clamp_max(1.0) for r in floored]
         else:
-            self.step_scales = [None] * len(self.weights)
-            self.decay_rates = [rule.decay] * len(self.weights)
+            self.step_scales = None
+            self.decay_rates = [torch.full_like(w, rule.decay) for w in self.weights]
 
     def update(self, loss):
         """One step on `loss` (the mean NLL of the segment just scored), then the decay toward the trained weights."""
-        grads = torch.autograd.grad(loss, self.weights, allow_unused=True)
+        grads = [torch.zeros_like(w) if g is None else g for w, g in zip(self.weights, torch.autograd.grad(loss, self.weights, allow_unused=True))]
         with torch.no_grad():
-            for weight, grad, scale, trained, rate in zip(self.weights, grads, self.step_scales, self.trained, self.decay_rates):
-                pull = (trained - weight).mul_(rate)
-                if grad is not None:
-                    weight.add_(grad * scale if scale is not None else grad, alpha=-self.rule.step)
-                weight.add_(pull)
+            pull = None
+            if self.rule.decay > 0:
+                pull = torch._foreach_sub(self.trained, self.weights)
+                torch._foreach_mul_(pull, self.decay_rates)
+            if self.step_scales is None:
+                torch._foreach_add_(self.weights, grads, alpha=-self.rule.step)
+            else:
+                torch._foreach_addcmul_(self.weights, grads, self.step_scales, value=-self.rule.step)
+            if pull is not None:
+                torch._foreach_add_(self.weights, pull)
 
 
 def adaptive_nll(model, data, rule, device, rms=None, desc="dynamic eval"):
