@@ -257,3 +257,17 @@ def test_a_wave_model_that_diverges_on_the_protocol_stops_evaluate_wave_with_a_h
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "became NaN or infinite on" in result.stderr and "('wavernn.lr')" in result.stderr
     assert not (project / "metrics/wave.json").exists()
+
+
+@pytest.mark.parametrize("family, model, flags, expected", [
+    (25, 17, "fpu avx2 avx512f avx512_bf16", "AMD EPYC (family 25 model 17, bfloat16: avx512_bf16)"),  # Zen 4
+    (26, 2, "fpu avx2 avx512f avx512_bf16", "AMD EPYC (family 26 model 2, bfloat16: avx512_bf16)"),  # Zen 5: the same name
+    (6, 143, "fpu avx512_bf16 amx_bf16 amx_tile", "AMD EPYC (family 6 model 143, bfloat16: amx)"),
+    (23, 49, "fpu avx2", "AMD EPYC (family 23 model 49, bfloat16: none)"),
+])
+def test_the_cpu_kind_tells_apart_what_one_model_name_covers(tmp_path, family, model, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    first = f"processor\t: 0\ncpu family\t: {family}\nmodel\t\t: {model}\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n"
+    cpuinfo.write_text(first + "\n" + first.replace("processor\t: 0", "processor\t: 1").replace("AMD EPYC", "other"))
+    assert training.cpu_kind(cpuinfo) == expected
+    assert training.cpu_kind(tmp_path / "missing")  # no /proc/cpuinfo (macOS): the platform's name

@@ -64,18 +64,32 @@ def setup_device(name, threads):
     return torch.device(name)
 
 
+def cpu_kind(cpuinfo=Path("/proc/cpuinfo")):
+    """The CPU's model name with its family, model number and bfloat16 unit, as /proc/cpuinfo gives them.
+
+    A name alone does not tell kinds apart ("AMD EPYC" is Zen 4 and Zen 5 alike), nor whose bfloat16
+    kernels run on AMX, on AVX512-BF16 or on neither.
+    """
+    fields = {}
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().split("\n\n")[0].splitlines():  # the first processor's
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    details = [f"family {fields['cpu family']} model {fields['model']}"] if "cpu family" in fields and "model" in fields else []
+    if "flags" in fields:
+        flags = fields["flags"].split()
+        details.append("bfloat16: " + ("amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else "none"))
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    return f"{name} ({', '.join(details)})" if details else name
+
+
 def machine(device):
-    """What a run's results depend on beyond its params: the CPU model, torch's thread count and the device it ran on.
+    """What a run's results depend on beyond its params: the CPU kind, torch's thread count and the device it ran on.
 
     The same params give the same metrics to the last digit only on the same CPU kind and thread count.
     """
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0] if names else cpu
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {"cpu": cpu, "threads": torch.get_num_threads(), "device": name}
+    return {"cpu": cpu_kind(), "threads": torch.get_num_threads(), "device": name}
 
 
 TRAIN_LOSS_STEPS = 100  # `train_loss` in the metrics: the mean per-step loss of the last 100 steps
