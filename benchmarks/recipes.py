@@ -23,7 +23,7 @@ import numpy as np
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from stages.lib import params, streams, text, training, waves  # noqa: E402
+from stages.lib import dynamic, params, streams, text, training, waves  # noqa: E402
 from stages.lib.models import CharRNN, WaveRNN, char_architecture, wave_architecture  # noqa: E402
 
 SELECTION_SEED = 4321  # the waves wave recipes are chosen on: the protocol's count and length, not its seed
@@ -133,11 +133,18 @@ def run_wave(config, section):
     return result
 
 
-def run_char(config, section):
+def run_char(config, section, dynamic_section=None):
+    """Train the char-RNN and score the whole val split as the train_charrnn stage does; with a
+    `dynamic_eval` params section, also as the dynamic_eval stage does (`dynamic_val_loss`)."""
     device, model, task, val = char_setup(config, section)
     _, speed = train(model, task, section, "charrnn", section["batch_size"] * section["seq_len"])
-    val_loss = float(streams.stream_nll(model, val, device).mean())
-    return {**speed, "val_loss": val_loss, "val_bpc": text.nats_to_bits(val_loss)}
+    val_loss = float(streams.stream_nll(model, val, device, batch_size=1, window=streams.SCORING_WINDOW).mean())
+    result = {**speed, "val_loss": val_loss, "val_bpc": text.nats_to_bits(val_loss)}
+    if dynamic_section:
+        rms = dynamic.train_statistics(model, text.load_split("train"), dynamic_section, device)
+        nll = dynamic.adaptive_nll(model, val, dynamic.rule_from(dynamic_section), device, rms, desc="dynamic eval (val)")
+        result["dynamic_val_loss"] = float(nll.mean())
+    return result
 
 
 def parse_value(text):
@@ -162,15 +169,14 @@ def seeds_and_overrides(args):
     return [int(seed) for seed in args.seeds.split(",")], {key: parse_value(value) for key, value in overrides.items()}
 
 
-def over_seeds(task, seeds, overrides, header, row_line):
+def over_seeds(task, seeds, overrides, header, row_line, **scoring):
     """Train `task` ("wave" or "char") once per seed with `overrides`, printing `header` and then
-    `row_line(seed, result)` as each finishes; return the results."""
-    train_and_score = run_wave if task == "wave" else run_char
+    `row_line(seed, result)` as each finishes; return the results. `scoring` goes to run_char."""
     print(header)
     results = []
     for seed in seeds:
         config, section = configure(task, {**overrides, "seed": seed})
-        results.append(train_and_score(config, section))
+        results.append(run_wave(config, section) if task == "wave" else run_char(config, section, **scoring))
         print(row_line(seed, results[-1]), flush=True)
     return results
 

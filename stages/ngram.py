@@ -1,4 +1,5 @@
-"""Stage `ngram`: the smoothed character n-gram baseline, scored on the val and the test split."""
+"""Stage `ngram`: the smoothed character n-gram baseline, scored on the val and the test split, and the
+cache n-gram that learns each split as it reads it (for `mix`)."""
 
 import logging
 
@@ -25,6 +26,12 @@ def main():
                 io.write_npy(text.NGRAM_LOGPROB_FILES[name], logprob)
         per_order[str(order)]["unseen_ngram_fraction"] = round(model.unseen_fraction(val, order), 4)
         log.info("order %d: val %.4f, test %.4f nats/char", order, per_order[str(order)]["val_loss"], per_order[str(order)]["test_loss"])
+    cache = {}
+    for name, data in splits.items():
+        logprob = ngram.cache_log_probs(data, len(vocab), config["max_order"])
+        io.write_npy(text.CACHE_LOGPROB_FILES[name], logprob)
+        cache[name] = round(float(-logprob.mean()), 4)
+    log.info("cache %d-gram of the text read so far: val %.4f, test %.4f nats/char", config["max_order"], cache["val"], cache["test"])
     best = min(per_order, key=lambda order: per_order[order]["val_loss"])  # chosen on val
     top = per_order[str(config["max_order"])]
     io.write_json(
@@ -36,6 +43,8 @@ def main():
             "val_bpc": top["val_bpc"],
             "best_order": int(best),
             "best_order_test_bpc": per_order[best]["test_bpc"],
+            "cache_test_loss": cache["test"],  # Witten-Bell, counts of the split's own earlier characters only
+            "cache_val_loss": cache["val"],
             "per_order": per_order,
         },
     )

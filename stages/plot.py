@@ -22,6 +22,7 @@ WAVE_WORST = "plots/wave_worst.csv"
 PER_WAVE = "metrics/wave_per_sequence.csv"
 NGRAM_METRICS = "metrics/ngram.json"
 CHAR_METRICS = "metrics/charrnn.json"
+DYNAMIC_METRICS = "metrics/dynamic.json"
 MIX_METRICS = "metrics/mix.json"
 WAVE_METRICS = "metrics/wave.json"
 
@@ -123,15 +124,25 @@ def wave_mse_distribution(per_wave, zero_mse):
     return figure
 
 
-def bits_per_char(ngram, charrnn, mix):
-    """Test bits/char of the n-gram by order, the char-RNN and the RNN + n-gram mixture: one text, one axis."""
-    figure, axes = plt.subplots(figsize=(8, 4.5))
+def bits_per_char(ngram, charrnn, dynamic, mix):
+    """Test bits/char of the n-gram by order, then the char-RNN and its n-gram mixture, static and
+    adapting (dynamic evaluation), side by side: one text, one axis."""
+    figure, axes = plt.subplots(figsize=(9, 4.5))
     orders = sorted(ngram["per_order"], key=int)
-    values = [ngram["per_order"][order]["test_bpc"] for order in orders]
-    bars = axes.bar([f"{order}-gram" for order in orders], values, color="tab:gray", label="Kneser-Ney n-gram")
+    bars = axes.bar([f"{order}-gram" for order in orders], [ngram["per_order"][order]["test_bpc"] for order in orders], color="tab:gray", label="Kneser-Ney n-gram")
     axes.bar_label(bars, fmt="%.2f", fontsize="small")
-    axes.axhline(charrnn["test_bpc"], color="tab:blue", label=f"char-RNN {charrnn['test_bpc']:.3f}")
-    axes.axhline(mix["test_bpc_mix"], color="tab:red", linestyle="--", label=f"RNN + n-gram mix {mix['test_bpc_mix']:.3f}")
+    models = {
+        "char-RNN": (charrnn["test_bpc"], dynamic["test_bpc"]),
+        "RNN + n-gram": (mix["test_bpc_mix"], mix["test_bpc_mix_dynamic"]),
+    }
+    axes.axhline(mix["test_bpc_mix_adaptive"], color="tab:red", linestyle="--",
+                 label=f"adapting RNN + n-gram + cache n-gram {mix['test_bpc_mix_adaptive']:.3f}")
+    width = 0.4
+    for offset, (label, color, index) in enumerate((("static", "tab:blue", 0), ("dynamic evaluation", "tab:orange", 1))):
+        positions = [len(orders) + i + (offset - 0.5) * width for i in range(len(models))]
+        bars = axes.bar(positions, [values[index] for values in models.values()], width, color=color, label=label)
+        axes.bar_label(bars, fmt="%.3f", fontsize="small")
+    axes.set_xticks(list(range(len(orders) + len(models))), [f"{order}-gram" for order in orders] + list(models))
     axes.set(title="Test bits per character (lower is better)", xlabel="model", ylabel="bits/char")
     axes.legend()
     figure.tight_layout()
@@ -147,6 +158,7 @@ def main():
     wave = io.read_output(WAVE_METRICS, io.read_json, "evaluate_wave")
     ngram = io.read_output(NGRAM_METRICS, io.read_json, "ngram")
     charrnn = io.read_output(CHAR_METRICS, io.read_json, "train_charrnn")
+    dynamic = io.read_output(DYNAMIC_METRICS, io.read_json, "dynamic_eval")
     mix = io.read_output(MIX_METRICS, io.read_json, "mix")
 
     save(
@@ -161,7 +173,7 @@ def main():
     io.write_csv(CHAR_VAL, val_points(char_log))
     io.write_csv(WAVE_VAL, val_points(wave_log))
     save(wave_mse_distribution(per_wave, wave["zero_predictor_mse_mean"]), FIGURES["wave_mse"])
-    save(bits_per_char(ngram, charrnn, mix), FIGURES["bits_per_char"])
+    save(bits_per_char(ngram, charrnn, dynamic, mix), FIGURES["bits_per_char"])
     log.info("wrote %s", ", ".join([*FIGURES.values(), CHAR_VAL, WAVE_VAL]))
 
 

@@ -40,7 +40,7 @@ def main():
     )
     scores = {}
     for name, data in (("val", val), ("test", test)):
-        nll = streams.stream_nll(model, data, device)
+        nll = streams.stream_nll(model, data, device, batch_size=1, window=streams.SCORING_WINDOW)  # as dynamic_eval reads it
         if not np.isfinite(nll).all():
             raise training.non_finite_error(f"the {name} loss became {float(nll.mean())} (training diverged)", "charrnn")
         io.write_npy(text.CHARRNN_NLL_FILES[name], nll)

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, TINY_PARAMS, TINY_TEXT, update_params
-from stages import download, evaluate_wave, generate, mix, ngram, plot, train_charrnn, train_wavernn, vocab
+from stages import download, dynamic_eval, evaluate_wave, generate, mix, ngram, plot, train_charrnn, train_wavernn, vocab
 from stages.lib import params
 from stages.lib.cli import UserError
 
-CHAR_CHAIN = [download, vocab, ngram, train_charrnn, generate, mix]
+CHAR_CHAIN = [download, vocab, ngram, train_charrnn, dynamic_eval, generate, mix]
 WAVE_CHAIN = [train_wavernn, evaluate_wave, plot]  # plot also draws the char-RNN's curves
 PRIME = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.just("\n"), max_size=8)
 
@@ -50,6 +50,11 @@ CHANGES = st.fixed_dictionaries({
     "charrnn.eval_every": st.integers(0, 30),
     "charrnn.eval_chars": st.integers(1, 3000),
     "charrnn.checkpoint_every": st.integers(0, 30),
+    "dynamic_eval.method": st.sampled_from(["rms", "sgd"]),
+    "dynamic_eval.step": st.sampled_from([0.0, 1e-4, 1e-2, 1.0, 10.0]),
+    "dynamic_eval.decay": st.floats(0.0, 1.0),
+    "dynamic_eval.segment_len": st.integers(1, 100),
+    "dynamic_eval.gradient_chars": st.integers(1, 3000),
     "generate.seed": st.integers(0, 2**32 - 1),
     "generate.temperature": st.floats(0.0, 5.0),
     "generate.top_k": st.integers(0, 100),

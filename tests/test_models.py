@@ -39,11 +39,11 @@ def test_char_rnn_carries_state_across_windows(cell, skip_connections):
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("skip_connections", [False, True])
-def test_bfloat16_precision_gives_float32_logits_close_to_float32(cell, skip_connections):
+def test_bfloat16_precision_trains_under_autocast_and_scores_in_float32(cell, skip_connections):
     torch.manual_seed(0)
     sizes = {"hidden_size": 16, "num_layers": 2, "embedding_dim": 4, "skip_connections": skip_connections}
     exact = CharRNN(9, cell, **sizes).eval()
-    autocast = CharRNN(9, cell, precision="bfloat16", **sizes).eval()
+    autocast = CharRNN(9, cell, precision="bfloat16", **sizes).train()  # no dropout: train mode differs only by autocast
     autocast.load_state_dict(exact.state_dict())
     decoded = []  # the dtype the decoder's matrix product ran in, call by call
     autocast.decoder.register_forward_hook(lambda module, inputs, output: decoded.append(output.dtype))
@@ -55,6 +55,9 @@ def test_bfloat16_precision_gives_float32_logits_close_to_float32(cell, skip_con
     assert decoded == [torch.bfloat16, torch.bfloat16]  # autocast was on: float32 logits alone would not show it
     assert not torch.equal(torch.cat([logits, more], dim=1), expected)
     torch.testing.assert_close(torch.cat([logits, more], dim=1), expected, atol=0.05, rtol=0.05)
+    scored, _ = autocast.eval()(text)  # val and test are scored in float32, as the float32 model scores them
+    assert decoded[2:] == [torch.float32]
+    assert torch.equal(scored, expected)
 
 
 def test_skip_connections_feed_the_input_to_every_layer_and_every_layer_to_the_decoder():

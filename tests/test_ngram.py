@@ -119,3 +119,34 @@ def test_an_order_whose_keys_would_overflow_is_refused_naming_the_key():
     # Found by test_any_params: order 12 over 40 symbols; the message named the key without quotes.
     with pytest.raises(UserError, match=r"^'ngram\.max_order' is 12, too high for a vocabulary of 40 symbols"):
         ngram.KneserNey(np.array([1, 2, 3]), vocab_size=40, max_order=12)
+
+
+def test_three_mix_weights_maximise_the_likelihood_over_the_simplex():
+    rng = np.random.default_rng(2)
+    models = [np.log(rng.uniform(0.05, 0.9, 400)) for _ in range(3)]
+    weights = ngram.fit_mix_weights(models)
+    assert weights.sum() == pytest.approx(1.0) and (weights >= 0).all()
+    best = ngram.mixture_nll(models, weights)
+    grid = [ngram.mixture_nll(models, [a, b, 1 - a - b]) for a in np.linspace(0.02, 0.96, 48) for b in np.linspace(0.02, 0.96, 48) if a + b < 0.99]
+    assert best <= min(grid) + 1e-9
+    assert ngram.mixed_nll(models[0], models[1], 0.3) == pytest.approx(ngram.mixture_nll(models[:2], [0.3, 0.7]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=60), st.integers(1, 6), st.integers(0, 6))
+def test_the_cache_ngram_scores_each_character_from_the_text_before_it_alone(data, max_order, next_char):
+    vocab_size = 7
+    scores = ngram.cache_log_probs(data, vocab_size, max_order)
+    assert scores.shape == (len(data) - 1,) and np.isfinite(scores).all()
+    longer = ngram.cache_log_probs(data + [next_char], vocab_size, max_order)
+    assert np.array_equal(longer[:-1], scores)  # a later character changes no earlier score
+    following = [np.exp(ngram.cache_log_probs(data + [c], vocab_size, max_order)[-1]) for c in range(vocab_size)]
+    assert sum(following) == pytest.approx(1.0, abs=1e-12)  # a distribution over the next character
+
+
+def test_the_cache_ngram_learns_a_passage_it_has_read_once():
+    rng = np.random.default_rng(0)
+    passage = rng.integers(0, 30, 200).tolist()
+    scores = ngram.cache_log_probs(passage + passage, 30, 5)
+    assert -scores[:199].mean() > np.log(30) - 0.5  # the first reading: about uniform
+    assert -scores[-150:].mean() < 0.3  # the second: the passage is remembered

@@ -58,6 +58,11 @@ def test_unknown_top_level_key_is_named(tmp_path):
         ("hidden_size: 512", "hidden_size: -4", "hidden_size"),
         ("feedback_start: 0.5", "feedback_start: 1.5", "wavernn.feedback_start"),
         ("device: auto        #", "device: tpu         #", "charrnn.device"),
+        ("method: rms", "method: adam", "dynamic_eval.method"),
+        ("step: 0.0003", "step: -0.1", "dynamic_eval.step"),
+        ("decay: 0.0 ", "decay: 1.5 ", "dynamic_eval.decay"),
+        ("segment_len: 64", "segment_len: 0", "dynamic_eval.segment_len"),
+        ("gradient_chars: 65536", "gradient_chars: 1e12", "dynamic_eval.gradient_chars"),
     ],
 )
 def test_bad_values_name_key_and_allowed_range(tmp_path, old, new, key):

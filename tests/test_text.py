@@ -27,11 +27,11 @@ def test_large_vocabularies_get_wider_dtype():
 
 
 def test_split_by_position():
-    assert text.split("abcdefghij", 0.2, 0.1) == ("abcdefg", "hi", "j")
+    assert text.split("abcdefghij", 0.2, 0.1) == ("bcdefgh", "ij", "a")
 
 
-def test_a_test_split_leaves_train_as_a_val_split_of_both_fractions_would():
-    corpus = "x" * 4_812_345
+def test_the_test_split_is_the_opening_and_val_the_end_whatever_the_length():
+    corpus = "".join(chr(65 + i % 26) for i in range(4_812_345))
     train, val, test = text.split(corpus, 0.05, 0.05)
-    assert len(train) == len(corpus) - int(round(len(corpus) * 0.1)) and len(test) == int(round(len(corpus) * 0.05))
-    assert len(train) + len(val) + len(test) == len(corpus)
+    assert len(test) == int(round(len(corpus) * 0.05)) and len(val) == int(round(len(corpus) * 0.05))
+    assert test + train + val == corpus  # in order, no character twice, none left out

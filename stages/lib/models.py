@@ -64,8 +64,9 @@ class CharRNN(nn.Module):
     2013) every layer also reads the input, and the decoder reads every layer's output; each
     layer is then its own one-layer fused nn.RNN / nn.LSTM / nn.GRU. The hidden state keeps
     the multi-layer module's layout ([layers, batch, hidden], a pair for the LSTM) either way.
-    With precision "bfloat16" the forward pass runs under autocast (matrix products and the
-    LSTM kernels in bfloat16, weights and optimizer state in float32); logits come out float32.
+    With precision "bfloat16" the forward pass of training (train mode) runs under autocast
+    (matrix products and the LSTM kernels in bfloat16, weights and optimizer state in float32);
+    in eval mode, where val and test are scored, it runs in float32. Logits come out float32.
     """
 
     def __init__(
@@ -88,7 +89,7 @@ class CharRNN(nn.Module):
 
     def forward(self, indices, state=None):
         """Logits [batch, time, vocab] for indices [batch, time], and the new hidden state."""
-        bfloat16 = self.precision == "bfloat16"
+        bfloat16 = self.precision == "bfloat16" and self.training
         with torch.autocast(indices.device.type, dtype=torch.bfloat16, enabled=bfloat16):
             if self.embedding is None:
                 inputs = nn.functional.one_hot(indices.long(), self.vocab_size).float()

@@ -149,17 +149,63 @@ class KneserNey:
         return float(np.mean(lookup(keys, table.keys, table.counts) == 0))
 
 
+def fit_mix_weights(logprobs, iterations=200):
+    """The weights (summing to 1) maximising mean log(sum_k w_k p_k) over the models' per-character
+    log-probabilities `logprobs` (one array each), by EM from equal weights."""
+    probs = np.exp(np.stack(logprobs))
+    weights = np.full(len(logprobs), 1.0 / len(logprobs))
+    for _ in range(iterations):
+        shares = weights[:, None] * probs
+        weights = (shares / shares.sum(axis=0)).mean(axis=1)
+    return weights
+
+
+def mixture_nll(logprobs, weights):
+    """Mean negative log-likelihood of the interpolation sum_k w_k p_k."""
+    with np.errstate(divide="ignore"):  # a weight of 0 gives log 0 = -inf for that model, as it should
+        return float(-np.logaddexp.reduce(np.log(np.asarray(weights))[:, None] + np.stack(logprobs), axis=0).mean())
+
+
 def fit_mix_weight(rnn_logprob, ngram_logprob, iterations=200):
     """The weight w maximising mean log(w p_rnn + (1 - w) p_ngram), by EM."""
-    weight = 0.5
-    for _ in range(iterations):
-        rnn = weight * np.exp(rnn_logprob)
-        share = rnn / (rnn + (1 - weight) * np.exp(ngram_logprob))
-        weight = float(share.mean())
-    return weight
+    return float(fit_mix_weights([rnn_logprob, ngram_logprob], iterations)[0])
 
 
 def mixed_nll(rnn_logprob, ngram_logprob, weight):
     """Mean negative log-likelihood of the interpolation w p_rnn + (1 - w) p_ngram."""
-    with np.errstate(divide="ignore"):  # a weight of 0 or 1 gives log 0 = -inf for that side, as it should
-        return float(-np.logaddexp(np.log(weight) + rnn_logprob, np.log1p(-weight) + ngram_logprob).mean())
+    return mixture_nll([rnn_logprob, ngram_logprob], [weight, 1 - weight])
+
+
+def cache_log_probs(data, vocab_size, max_order):
+    """Natural log-probability of data[i] given data[:i], for i = 1 .. len(data) - 1, under an
+    interpolated Witten-Bell n-gram whose counts are those of data[:i] alone: a "cache" of the
+    text read so far, which learns the names and phrases a text repeats.
+
+    Each character is scored first and counted after, so no score ever saw its own character
+    or any later one. The recursion ends in the uniform distribution over `vocab_size`.
+    """
+    data = np.asarray(data, dtype=np.int64).tolist()
+    counts, totals, types = {}, {}, {}  # (order, history key, c) -> count; (order, history key) -> total, distinct followers
+    logprob = np.empty(max(len(data) - 1, 0))
+    for i in range(1, len(data)):
+        target = data[i]
+        prob, key, histories = 1.0 / vocab_size, 0, []
+        for order in range(1, max_order + 1):
+            if order > 1:
+                if i - order + 1 < 0:
+                    break
+                key = key * vocab_size + data[i - order + 1] + 1  # +1: no history key collides with a shorter one
+            history = (order, key)
+            histories.append(history)
+            total = totals.get(history, 0)
+            if total:
+                distinct = types[history]
+                prob = (counts.get((*history, target), 0) + distinct * prob) / (total + distinct)
+        logprob[i - 1] = np.log(prob)
+        for history in histories:
+            entry = (*history, target)
+            seen = counts.get(entry, 0)
+            counts[entry] = seen + 1
+            totals[history] = totals.get(history, 0) + 1
+            types[history] = types.get(history, 0) + (seen == 0)
+    return logprob

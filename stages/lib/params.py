@@ -112,6 +112,15 @@ SCHEMA = {
         **TRAINER,
         "eval_chars": Spec(int, low=1, high=100_000_000),
     },
+    "dynamic_eval": {
+        "method": Spec(str, choices=("rms", "sgd")),
+        "step": Spec(float, low=0.0, high=10.0),
+        "decay": PROBABILITY,
+        "segment_len": SIZE,
+        "gradient_chars": Spec(int, low=1, high=100_000_000),
+        "device": TRAINER["device"],
+        "threads": TRAINER["threads"],
+    },
     "generate": {
         "seed": SEED,
         "temperature": Spec(float, low=0.0, high=100.0),
@@ -157,6 +166,7 @@ STAGE_PARAMS = {
     "vocab": ["vocab"],
     "ngram": ["ngram"],
     "train_charrnn": ["cell", "hidden_size", "num_layers", "charrnn"],
+    "dynamic_eval": ["dynamic_eval"],
     "generate": ["generate", "ngram"],
     "mix": [],
     "train_wavernn": ["wavernn"],

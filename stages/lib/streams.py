@@ -6,8 +6,14 @@ import torch
 from .cli import UserError
 from .models import detach_state
 
-EVAL_BATCH = 64  # parallel streams when scoring held-out text
+EVAL_BATCH = 64  # parallel streams when scoring the monitor slice during training
 EVAL_WINDOW = 512
+SCORING_WINDOW = 64  # the final val and test scores: one stream in windows of dynamic_eval's default segment
+
+
+def char_nll(logits, targets):
+    """Per-character NLL [batch, time] of targets [batch, time] under logits [batch, time, vocab]; -100 marks padding."""
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none").view(targets.shape)
 
 
 def stream_nll(model, data, device, batch_size=EVAL_BATCH, window=EVAL_WINDOW):
@@ -28,11 +34,7 @@ def stream_nll(model, data, device, batch_size=EVAL_BATCH, window=EVAL_WINDOW):
     with torch.no_grad():
         for start in range(0, length, window):
             logits, state = model(inputs[:, start : start + window], state)
-            nll.append(
-                torch.nn.functional.cross_entropy(
-                    logits.transpose(1, 2), targets[:, start : start + window], reduction="none"
-                )
-            )
+            nll.append(char_nll(logits, targets[:, start : start + window]))
     return torch.cat(nll, dim=1).reshape(-1)[:count].double().cpu().numpy()
 
 

@@ -15,9 +15,11 @@ TRAIN_FILE = "data/train.npy"
 VAL_FILE = "data/val.npy"
 TEST_FILE = "data/test.npy"
 SPLIT_FILES = {"train": TRAIN_FILE, "val": VAL_FILE, "test": TEST_FILE}
-# Per character, for `mix`: log p (n-gram) and -log p (char-RNN) of each split's characters after the first.
+# Per character, for `mix`: log p (n-gram) and -log p (char-RNN, static and adapting) of each split's characters after the first.
 NGRAM_LOGPROB_FILES = {"val": "data/ngram_val_logprob.npy", "test": "data/ngram_test_logprob.npy"}
+CACHE_LOGPROB_FILES = {"val": "data/cache_val_logprob.npy", "test": "data/cache_test_logprob.npy"}  # the n-gram of the text read so far
 CHARRNN_NLL_FILES = {"val": "data/charrnn_val_nll.npy", "test": "data/charrnn_test_nll.npy"}
+DYNAMIC_NLL_FILES = {"val": "data/dynamic_val_nll.npy", "test": "data/dynamic_test_nll.npy"}
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,14 @@ def load_encoded():
 
 
 def split(text, val_fraction, test_fraction):
-    """Split by position: train first, then the `val_fraction` that validates, the last `test_fraction` tests."""
-    val_start = len(text) - int(round(len(text) * (val_fraction + test_fraction)))
-    test_start = len(text) - int(round(len(text) * test_fraction))
-    return text[:val_start], text[val_start:test_start], text[test_start:]
+    """Split by position: the first `test_fraction` tests, the last `val_fraction` validates, train is between.
+
+    The test text is the corpus's opening, which no recipe was ever chosen on: the val splits of
+    earlier layouts (the last 10 %, then the 5 % before the last 5 %) all lie at the end.
+    """
+    test_end = int(round(len(text) * test_fraction))
+    val_start = len(text) - int(round(len(text) * val_fraction))
+    return text[test_end:val_start], text[val_start:], text[:test_end]
 
 
 def nats_to_bits(nats):

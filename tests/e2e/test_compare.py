@@ -18,7 +18,7 @@ from statsmodels.stats.multitest import multipletests
 
 from conftest import commit, experiments, reset, run, snapshot, stages_restored, stages_run, update_params
 
-TEXT_STAGES = ("train_charrnn", "generate", "mix")
+TEXT_STAGES = ("train_charrnn", "dynamic_eval", "generate", "mix")
 WAVE_STAGES = ("train_wavernn", "evaluate_wave")
 DATA_STAGES = ("download", "vocab", "ngram")
 
@@ -46,7 +46,7 @@ def test_set_reruns_only_the_stages_that_read_it_and_an_identical_run_is_restore
     reset(repo)
     assert snapshot(repo) != outputs
     again = run(["dvc", "exp", "run", "-S", "hidden_size=12", "-S", "wavernn.hidden_size=6"], repo)
-    assert stages_restored(again.stdout) == {"train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
+    assert stages_restored(again.stdout) == {"train_charrnn", "dynamic_eval", "mix", "train_wavernn", "evaluate_wave", "plot"}
     assert stages_run(again.stdout) == {"generate"}  # no training: seeded sampling, seconds
     assert snapshot(repo) == outputs
 

@@ -15,16 +15,17 @@ from ruamel.yaml import YAML
 
 from conftest import TINY_TEXT, Route, make_project, run, update_params
 
-PIPELINE = ["download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"]
+PIPELINE = ["download", "vocab", "ngram", "train_charrnn", "dynamic_eval", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"]
 # (stage to kill, seconds after it starts within which the kill lands, uniformly at random)
 # The download is slowed to about 7 s by the local server; a tiny stage takes 2-3 s, most of it imports.
 FAULTS = [
     ("download", 8.0), ("download", 8.0),
     ("train_charrnn", 2.0), ("train_charrnn", 2.0), ("train_charrnn", 2.0),
+    ("dynamic_eval", 2.0),
     ("train_wavernn", 2.0), ("train_wavernn", 2.0),
     ("evaluate_wave", 2.0), ("evaluate_wave", 2.0),
 ]
-TIMING_LOGS = {"plots/charrnn_timing.csv", "plots/wavernn_timing.csv"}  # seconds: the only outputs that differ run to run
+TIMING_LOGS = {"plots/charrnn_timing.csv", "plots/dynamic_timing.csv", "plots/wavernn_timing.csv"}  # seconds: the only outputs that differ run to run
 CHECKPOINTS = ["data/charrnn.pt", "data/wavernn.pt", "data/resume/charrnn.pt", "data/resume/wavernn.pt"]
 
 
@@ -114,7 +115,7 @@ def test_sigkill_at_random_moments_then_a_rerun_gives_the_unbroken_results(repro
 
     final = run(["dvc", "repro"], repo)
     print(f"faults: {len(hit)} kills during {hit}; {lock_refusals} concurrent run refused")
-    assert {"download", "train_charrnn", "train_wavernn", "evaluate_wave"} <= set(hit)
+    assert {"download", "train_charrnn", "dynamic_eval", "train_wavernn", "evaluate_wave"} <= set(hit)
     assert "Traceback" not in final.stdout + final.stderr
     assert metrics(repo) == metrics(reproduced)
     assert output_hashes(repo) == output_hashes(reproduced)  # checkpoints, corpus, arrays, logs: same bytes

@@ -42,7 +42,7 @@ def test_experiments_and_the_run_cache_travel_between_machines(machines):
     # B runs the same experiment: A's run-cache restores every stage, nothing trains.
     run(["dvc", "pull", "--run-cache"], b)  # the entries; `--pull` fetches the outputs they name
     restored = run(["dvc", "exp", "run", "--pull", *change], b)
-    assert stages_restored(restored.stdout) == {"train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
+    assert stages_restored(restored.stdout) == {"train_charrnn", "dynamic_eval", "mix", "train_wavernn", "evaluate_wave", "plot"}
     assert stages_run(restored.stdout) == {"generate"}  # seeded sampling, no training
     for output in ("metrics/charrnn.json", "metrics/wave.json", "plots/charrnn_train.csv", "data/wavernn.pt", "samples/charrnn.txt"):
         assert (b / output).read_bytes() == (a / output).read_bytes(), output

@@ -17,7 +17,7 @@ from test_training import kill_after_first_checkpoint, results
 def test_dvc_repro_runs_the_pipeline(reproduced):
     project = reproduced
     printed = (reproduced.parent / "repro.out").read_text()
-    for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"):
+    for stage in ("download", "vocab", "ngram", "train_charrnn", "dynamic_eval", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"):
         assert f"Running stage '{stage}'" in printed
     ngram_metrics = json.loads((project / "metrics/ngram.json").read_text())
     assert set(ngram_metrics) >= {"test_loss", "test_bpc", "val_loss", "val_bpc", "best_order", "best_order_test_bpc", "per_order"}
@@ -43,6 +43,20 @@ def test_dvc_repro_runs_the_pipeline(reproduced):
     test_mix = ngram.mixed_nll(*scores["test"], weight)
     assert mix["test_loss_mix"] == round(test_mix, 5)
     assert mix["test_bpc_mix"] == round(test_mix / np.log(2), 5)  # from the unrounded nats
+    dynamic = json.loads((project / "metrics/dynamic.json").read_text())
+    assert dynamic["static_test_loss"] == charrnn["test_loss"] and dynamic["static_val_loss"] == charrnn["val_loss"]
+    adapted = {split: -np.load(project / f"data/dynamic_{split}_nll.npy") for split in ("val", "test")}
+    assert adapted["test"].shape == scores["test"][1].shape and round(float(-adapted["test"].mean()), 5) == dynamic["test_loss"]
+    assert dynamic["test_gain"] == round(charrnn["test_loss"] - float(-adapted["test"].mean()), 5) or abs(
+        dynamic["test_gain"] - (dynamic["static_test_loss"] - dynamic["test_loss"])) <= 1e-5
+    dynamic_weight = ngram.fit_mix_weight(adapted["val"], scores["val"][1])
+    assert mix["rnn_weight_dynamic"] == round(dynamic_weight, 4)
+    assert mix["test_loss_mix_dynamic"] == round(ngram.mixed_nll(adapted["test"], scores["test"][1], dynamic_weight), 5)
+    cache = {split: np.load(project / f"data/cache_{split}_logprob.npy") for split in ("val", "test")}
+    assert round(float(-cache["test"].mean()), 4) == ngram_metrics["cache_test_loss"]
+    three = ngram.fit_mix_weights([adapted["val"], scores["val"][1], cache["val"]])
+    assert (mix["rnn_weight_adaptive"], mix["cache_weight_adaptive"]) == (round(three[0], 4), round(three[2], 4))
+    assert mix["test_loss_mix_adaptive"] == round(ngram.mixture_nll([adapted["test"], scores["test"][1], cache["test"]], three), 5)
     wave = json.loads((project / "metrics/wave.json").read_text())
     assert set(wave) >= {"mse_mean", "mse_median", "mse_worst", "mse_best", "zero_predictor_mse_mean"}
     assert wave["waves"] == 50
@@ -117,6 +131,9 @@ def test_char_seeds_retrains_the_stage_model_and_reports_the_spread(repo):
     assert summary["val_loss"][1] != stage_loss
     assert summary["mean"] == round(float(np.mean(summary["val_loss"])), 5)
     assert summary["std"] == round(float(np.std(summary["val_loss"], ddof=1)), 5)
+    dynamic = json.loads((repo / "metrics/dynamic.json").read_text())
+    assert summary["dynamic_val_loss"][0] == dynamic["val_loss"]  # and the dynamic_eval stage's, to the last digit
+    assert summary["dynamic_mean"] == round(float(np.mean(summary["dynamic_val_loss"])), 5)
     one_seed = run([sys.executable, "-m", "benchmarks.char_seeds", "--seeds", "1"], repo, env=env)
     assert "std undefined (sample, n=1)" in one_seed.stdout
     assert json.loads(one_seed.stdout.splitlines()[-1])["std"] is None

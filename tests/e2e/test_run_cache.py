@@ -4,7 +4,7 @@ and an edited local corpus (an identical experiment: tests/e2e/test_compare.py).
 from conftest import commit, run, snapshot, stages_restored, stages_run, update_params
 
 # Every stage but `generate`, whose samples are plain git-tracked outputs (see README, "Run-cache").
-RUN_CACHED = {"download", "vocab", "ngram", "train_charrnn", "mix", "train_wavernn", "evaluate_wave", "plot"}
+RUN_CACHED = {"download", "vocab", "ngram", "train_charrnn", "dynamic_eval", "mix", "train_wavernn", "evaluate_wave", "plot"}
 
 
 def test_every_stage_but_generate_saves_a_run_cache_entry(repo):
