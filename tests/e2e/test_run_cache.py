@@ -39,3 +39,18 @@ def test_editing_the_local_corpus_reruns_download(repo):
     assert stages_run(rerun.stdout) == {"download"}
     assert (repo / "data/raw/corpus.txt").read_text().endswith("One line more.\n")
     commit(repo, "a longer corpus")
+
+
+def test_a_dynamic_eval_knob_reruns_only_what_reads_it_and_a_bad_one_is_named(repo):
+    outputs = snapshot(repo)
+    update_params(repo, {"dynamic_eval.step": 0.01})
+    changed = run(["dvc", "repro"], repo)
+    assert stages_run(changed.stdout) == {"dynamic_eval", "mix", "plot"}
+    update_params(repo, {"dynamic_eval.step": -1})
+    failed = run(["dvc", "repro"], repo, check=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stdout + failed.stderr
+    assert "'dynamic_eval.step' is -1.0; allowed: float >= 0.0 <= 10.0" in failed.stderr
+    update_params(repo, {"dynamic_eval.step": 0.0003})
+    restored = run(["dvc", "repro"], repo)
+    assert stages_restored(restored.stdout) == {"dynamic_eval", "mix", "plot"} and not stages_run(restored.stdout)
+    assert snapshot(repo) == outputs
