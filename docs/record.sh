@@ -4,7 +4,8 @@
 # (`python -m stages.report --update`; tests/test_report.py checks that every block equals its source).
 #
 #   docs/record.sh            # the everyday commands, in temporary clones of this repository's commit
-#   docs/record.sh repro      # `time dvc repro` in this working tree: the whole pipeline (its run is the committed one)
+#   docs/record.sh repro [-f] # `time dvc repro` in this working tree: the run the committed outputs come from
+#                             # (-f: `dvc repro -f`, every stage again, when nothing is left to reproduce)
 #   docs/record.sh dynamic    # python -m benchmarks.dynamic_eval: dynamic evaluation's knobs on val (needs data/charrnn.pt)
 #   docs/record.sh seeds      # python -m benchmarks.char_seeds --seeds 0,1,2: three full trainings, hours
 #   docs/record.sh splice     # only splice the transcripts and tables that are there
@@ -124,8 +125,9 @@ everyday() {
     rec "$a" "" "python -m stages.compare --baseline quick --metric metrics/charrnn.json:val_loss"
     end
     begin compare_dynamic
-    rec "$a" "" "python -m stages.compare --baseline quick --metric metrics/dynamic.json:val_loss --md"
+    rec "$a" "" "python -m stages.compare --baseline quick --metric metrics/dynamic.json:val_loss --md --png $WORK/compare.png"
     end
+    cp "$WORK/compare.png" "$OUT/compare.png"
 
     # A typo, its error, the fix, and the outputs back from the run-cache (the quick run's, made here).
     begin run_cache
@@ -140,11 +142,11 @@ everyday() {
 
     # A variant on a branch: the run-cache restores the queued run; diffs against main.
     begin branches
-    rec "$a" "" "git checkout -q -b narrow && dvc exp run -S hidden_size=64 -S charrnn.seed=0 | grep cached && git add -A && git commit -q -m narrow"
+    rec "$a" "" "git checkout -q -b narrow && dvc exp run -S hidden_size=64 -S charrnn.seed=0 2>&1 | grep cached && git add -A && git commit -q -m narrow"
     rec "$a" "" "dvc metrics diff main narrow --targets metrics/charrnn.json"
     rec "$a" "" "dvc params diff main narrow"
-    rec "$a" "" "dvc plots diff main narrow -o $WORK/plots"
     end
+    quiet "$a" "dvc plots diff main narrow -o $WORK/plots"   # it must work too; its output is a path
 
     # Back on main, with the default pipeline's outputs read from this repository's cache.
     quiet "$a" "git checkout -q main && dvc remote add --local src '$cache' && dvc pull -r src"
@@ -179,11 +181,18 @@ everyday() {
 
 case "$MODE" in
     everyday) everyday ;;
-    repro)
+    repro)  # the run that the committed outputs come from: every stage must run (dvc repro -f skips the run-cache)
+        force=${2:-}
+        if [ "$force" != "-f" ] && [ -z "$(cd "$SRC" && dvc status -q > /dev/null 2>&1 || echo changed)" ]; then
+            echo "docs/record.sh repro: every stage is up to date, so \`dvc repro\` would time nothing; run \`docs/record.sh repro -f\` (dvc repro -f: every stage again)" >&2
+            exit 2
+        fi
         begin repro
-        rec "$SRC" "" "time dvc repro"
+        rec "$SRC" "" "time dvc repro${force:+ -f}"
         end
-        { head -n 2 "$OUT/repro.txt"; echo "..."; grep -E '^real' "$OUT/repro.txt"; } > "$OUT/repro_time.txt"
+        { head -n 2 "$OUT/repro.txt"
+          printf '# ... %s of 10 stages ran (docs/pipeline.md has the whole transcript)\n' "$(grep -c "^Running stage" "$OUT/repro.txt" || true)"
+          grep -E '^real' "$OUT/repro.txt"; } > "$OUT/repro_time.txt"
         ;;
     dynamic)
         begin dynamic_eval
