@@ -7,13 +7,14 @@
 #   docs/record.sh repro [-f] # `time dvc repro` in this working tree: the run the committed outputs come from
 #                             # (-f: `dvc repro -f`, every stage again, when nothing is left to reproduce)
 #   docs/record.sh dynamic    # python -m benchmarks.dynamic_eval: dynamic evaluation's knobs on val (needs data/charrnn.pt)
-#   docs/record.sh seeds      # python -m benchmarks.char_seeds --seeds 0,1,2: three full trainings, hours
+#   docs/record.sh seeds      # python -m benchmarks.char_seeds --seeds 0,1,2: three full trainings, one after the other
 #   docs/record.sh splice     # only splice the transcripts and tables that are there
 #
 # The everyday commands run on the committed state (commit first): a bare clone stands in for the git
 # remote, clone `a` makes a quick run from nothing, a sweep over seeds, a branch, pushes; clone `b` is
 # a second machine. The default pipeline's outputs come from this repository's DVC cache, read as a
-# remote (nothing is written to it). About 15 minutes on 2 cores. Environment: RECORD_OUT (where the
+# remote (nothing is written to it). The quick run and the sweep's five small trainings take most of
+# the time. Environment: RECORD_OUT (where the
 # transcripts go, default docs/transcripts), RECORD_QUICK (the quick run's -S options besides its
 # width, which is 128; the sweep's other width is 64), RECORD_KEEP=1 (keep the temporary clones).
 set -euo pipefail
