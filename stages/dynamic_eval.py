@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 METRICS = "metrics/dynamic.json"
 TIMING = "plots/dynamic_timing.csv"
+UNITS = {"loss": float, "bpc": text.nats_to_bits}  # nats and bits per character
 
 
 def main():
@@ -40,10 +41,7 @@ def main():
     io.write_json(
         METRICS,
         {
-            "test_loss": round(scores["test"], 5),
-            "test_bpc": round(text.nats_to_bits(scores["test"]), 5),
-            "val_loss": round(scores["val"], 5),
-            "val_bpc": round(text.nats_to_bits(scores["val"]), 5),
+            **{f"{name}_{unit}": round(convert(scores[name]), 5) for name in ("test", "val") for unit, convert in UNITS.items()},
             "static_test_loss": round(static["test"], 5),  # equal to test_loss in metrics/charrnn.json
             "static_val_loss": round(static["val"], 5),
             "test_gain": round(static["test"] - scores["test"], 5),
