@@ -29,7 +29,7 @@ def parse_options():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=60_000, help="val characters each setting is scored on in the search")
     parser.add_argument("--method", choices=("rms", "sgd"), help="the rule (default: params.yaml's)")
-    parser.add_argument("--steps", type=floats, default=[1e-4, 2e-4, 4e-4, 8e-4], help="step sizes to try")
+    parser.add_argument("--steps", type=floats, default=[1e-4, 3e-4, 1e-3, 3e-3], help="step sizes to try")
     parser.add_argument("--decays", type=floats, default=[0.0, 1e-3, 1e-2], help="decays to try")
     parser.add_argument("--segments", type=lambda v: [int(item) for item in v.split(",")], default=[32, 64, 128], help="segment lengths to try")
     return parser.parse_args()
