@@ -60,8 +60,8 @@ def test_unknown_top_level_key_is_named(tmp_path):
         ("device: auto        #", "device: tpu         #", "charrnn.device"),
         ("method: rms", "method: adam", "dynamic_eval.method"),
         ("step: 0.0003", "step: -0.1", "dynamic_eval.step"),
-        ("decay: 0.0 ", "decay: 1.5 ", "dynamic_eval.decay"),
-        ("segment_len: 64", "segment_len: 0", "dynamic_eval.segment_len"),
+        ("decay: 0.001 ", "decay: 1.5 ", "dynamic_eval.decay"),
+        ("segment_len: 32", "segment_len: 0", "dynamic_eval.segment_len"),
         ("gradient_chars: 65536", "gradient_chars: 1e12", "dynamic_eval.gradient_chars"),
     ],
 )
