@@ -1,17 +1,25 @@
 """Shared fixtures: a local HTTP server and a copy of the project in a temporary git repo."""
 
+import contextlib
 import http.server
+import importlib
+import io
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import pytest
+import torch
 from ruamel.yaml import YAML
+
+from stages.lib import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["stages", "corpora", "dvc.yaml", "params.yaml", "requirements.txt", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
@@ -184,6 +192,58 @@ def python_stage(name, cwd, check=True):
     """Run `python -m stages.NAME` in `cwd` as the pipeline does."""
     env = dict(os.environ, PYTHONPATH=str(cwd))
     return run([sys.executable, "-m", f"stages.{name}"], cwd, check=check, env=env)
+
+
+def in_process(main, cwd, argv, check=True):
+    """Call `main()` in this process as a fresh `python -m MODULE *argv[1:]` in `cwd` would run it,
+    without the 2.5 s a fresh interpreter spends importing torch and DVC. A CompletedProcess, as
+    `run` returns: stdout, stderr (log lines included, as the process would print them) and the
+    exit code; an exception `main` lets out comes back as its traceback in stderr, exit code 1.
+
+    It runs this checkout's code, not a copy of it under `cwd`: a test that edits the copy, or that
+    needs a process of its own (a kill, a resume checkpoint's fingerprint of the imported code, what
+    the interpreter prints), starts one.
+    """
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, sys.argv, os.getcwd(), torch.get_num_threads()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root.handlers.clear()  # as in a fresh process: cli.run's logging.basicConfig takes effect
+    root.setLevel(logging.WARNING)
+    sys.argv = list(argv)
+    code = 0
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+            except SystemExit as exit:
+                code = exit.code if isinstance(exit.code, int) else 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        root.handlers[:], level, sys.argv, cwd_before, threads = saved
+        root.setLevel(level)
+        os.chdir(cwd_before)
+        torch.set_num_threads(threads)
+    result = subprocess.CompletedProcess([sys.executable, *argv], code, stdout.getvalue(), stderr.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"{argv} failed ({code}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def stage_main(name, cwd, *args, check=True):
+    """`python -m stages.NAME *args` in `cwd`, in this process (see in_process): `cli.run(main)`, as the
+    script's last line runs it, so a UserError gives its one line and exit code 2."""
+    module = importlib.import_module(f"stages.{name}")
+    return in_process(lambda: cli.run(module.main), cwd, [f"stages/{name}.py", *args], check=check)
+
+
+def module_main(name, cwd, *args, check=True):
+    """`python -m NAME *args` in `cwd`, in this process (see in_process), for a module whose
+    `if __name__ == "__main__":` calls `main()` (the benchmarks)."""
+    module = importlib.import_module(name)
+    return in_process(module.main, cwd, [f"{name.replace('.', '/')}.py", *args], check=check)
 
 
 @pytest.fixture(scope="session")
