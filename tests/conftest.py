@@ -13,15 +13,23 @@ import sys
 import threading
 import time
 import traceback
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 from ruamel.yaml import YAML
 
 from stages.lib import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis, bounded: every property draws a fixed number of examples (its own count where its
+# @settings names one) and each example must finish within the deadline. Loaded by default; pass
+# `--hypothesis-profile=NAME` to load another registered profile.
+settings.register_profile("suite", max_examples=50, deadline=timedelta(seconds=5), print_blob=True)
+settings.load_profile("suite")
 PROJECT_FILES = ["stages", "corpora", "dvc.yaml", "params.yaml", "requirements.txt", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
 
 TINY_TEXT = (
