@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 from hypothesis import settings
 from ruamel.yaml import YAML
 
@@ -254,14 +255,37 @@ def module_main(name, cwd, *args, check=True):
     return in_process(module.main, cwd, [f"{name.replace('.', '/')}.py", *args], check=check)
 
 
+def shared_folder(tmp_path_factory, name):
+    """A folder for one test run's shared fixtures: with pytest-xdist, the workers' common base
+    folder (each worker's own is inside it), so that they share what one of them built."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+
+
+def build_once(folder, build):
+    """`build(folder)` unless a process of this test run already built it; a lock makes the others wait."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory):
-    """The tiny project after `dvc repro`, its git-tracked outputs committed on main (shared: copy it)."""
-    repo = make_project(tmp_path_factory.mktemp("reproduced") / "repo")
-    result = run(["dvc", "repro"], repo)
-    (repo.parent / "repro.out").write_text(result.stdout)  # what `dvc repro` printed, beside the repo
-    commit(repo, "reproduced")
-    return repo
+    """The tiny project after `dvc repro`, its git-tracked outputs committed on main. Built once per test
+    run and shared by every test (and pytest-xdist worker): read it, or copy it (the `repo` fixture)."""
+
+    def build(folder):
+        repo = make_project(folder / "repo")
+        result = run(["dvc", "repro"], repo)
+        (folder / "repro.out").write_text(result.stdout)  # what `dvc repro` printed, beside the repo
+        commit(repo, "reproduced")
+
+    return build_once(shared_folder(tmp_path_factory, "reproduced"), build) / "repo"
 
 
 @pytest.fixture

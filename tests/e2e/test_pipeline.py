@@ -14,8 +14,8 @@ from stages.lib import ngram
 from test_training import kill_after_first_checkpoint, results
 
 
-def test_dvc_repro_runs_the_pipeline(reproduced):
-    project = reproduced
+def test_dvc_repro_runs_the_pipeline(reproduced, repo):
+    project = repo  # a copy: `dvc status` below writes to .dvc/tmp, and `reproduced` is shared
     printed = (reproduced.parent / "repro.out").read_text()
     for stage in ("download", "vocab", "ngram", "train_charrnn", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"):
         assert f"Running stage '{stage}'" in printed
