@@ -294,6 +294,67 @@ def repo(reproduced, tmp_path):
     return shutil.copytree(reproduced, tmp_path / "repo", symlinks=True)
 
 
+def wait_for_the_queue(repo, seconds=300):
+    """Poll `dvc queue status` until nothing is queued or running; return its last output."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    run(["dvc", "queue", "stop"], repo, check=False)
+    return status
+
+
+# The one queued sweep of the suite, read by every test that reads a sweep. Its baseline sets
+# charrnn.threads to 0 (one thread in a queue worker, torch's default in the workspace), which every
+# queued point inherits. Seeds of two widths, and one point whose params are refused: it fails.
+SWEEP = [
+    ["-S", "charrnn.seed=1"],
+    ["-S", "hidden_size=12", "-S", "charrnn.seed=0,1"],
+    ["-S", "hidden_size=12", "-S", "charrnn.seed=2", "-S", "charrnn.lr=-1"],
+]
+
+
+class Sweep:
+    """The swept project (`repo`, a private copy) and what its queue printed: `status`, the last
+    `dvc queue status`; `logs`, {experiment name: `dvc queue logs` output}; `experiments`, as
+    conftest.experiments returns them."""
+
+    def __init__(self, folder, repo):
+        self.repo = repo
+        self.status = (folder / "status.txt").read_text()
+        self.logs = json.loads((folder / "logs.json").read_text())
+        self.experiments = json.loads((folder / "experiments.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def swept(reproduced, tmp_path_factory):
+    """The folder of the suite's one queued sweep (SWEEP), run once per test run by `dvc queue start -j 2`."""
+
+    def build(folder):
+        repo = shutil.copytree(reproduced, folder / "repo", symlinks=True)
+        update_params(repo, {"charrnn.threads": 0})
+        run(["dvc", "repro"], repo)
+        commit(repo, "charrnn.threads 0")
+        for point in SWEEP:
+            run(["dvc", "exp", "run", "--queue", *point], repo)
+        run(["dvc", "queue", "start", "-j", "2"], repo)
+        (folder / "status.txt").write_text(wait_for_the_queue(repo))
+        found = experiments(repo)
+        (folder / "experiments.json").write_text(json.dumps(found))
+        logs = {name: run(["dvc", "queue", "logs", name], repo, check=False).stdout for name in found}
+        (folder / "logs.json").write_text(json.dumps(logs))
+
+    return build_once(shared_folder(tmp_path_factory, "sweep"), build)
+
+
+@pytest.fixture
+def sweep(swept, tmp_path):
+    """The suite's queued sweep (see SWEEP, Sweep), in a private copy of its project."""
+    return Sweep(swept, shutil.copytree(swept / "repo", tmp_path / "swept", symlinks=True))
+
+
 def snapshot(repo):
     """The bytes of every pipeline output: git-tracked files (metrics, plots, samples) and DVC-cached data."""
     files = [p for folder in ("metrics", "plots", "samples", "data") for p in sorted((repo / folder).rglob("*")) if p.is_file()]

@@ -6,7 +6,6 @@ import math
 import os
 import statistics
 import sys
-import time
 
 import pytest
 from ruamel.yaml import YAML
@@ -46,26 +45,28 @@ def test_set_reruns_only_the_stages_that_read_it_and_an_identical_run_is_restore
     assert snapshot(repo) == outputs
 
 
-def test_each_model_has_its_own_seed_and_a_seed_sweep_of_one_never_retrains_the_other(repo):
-    result = run(["dvc", "exp", "run", "-S", "charrnn.seed=1"], repo)
-    assert stages_run(result.stdout) == {*TEXT_STAGES, "plot"}
-    reset(repo)
+def test_each_model_has_its_own_seed_and_a_seed_sweep_of_one_never_retrains_the_other(repo, sweep):
+    [charrnn_seed] = [name for name, experiment in sweep.experiments.items()
+                      if experiment["params"]["charrnn"]["seed"] == 1 and experiment["params"]["hidden_size"] == 16]
+    assert stages_run(sweep.logs[charrnn_seed]) == {*TEXT_STAGES, "plot"}  # conftest.SWEEP's -S charrnn.seed=1
     result = run(["dvc", "exp", "run", "-S", "wavernn.seed=1"], repo)
     assert stages_run(result.stdout) == {*WAVE_STAGES, "plot"}
 
 
-def test_a_queued_sweep_runs_every_point_one_thread_per_worker(repo):
-    # threads=0 leaves the choice to the stage: one thread each in a queue worker
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=8,12", "-S", "charrnn.threads=0"], repo)
-    run(["dvc", "queue", "start", "-j", "2"], repo)
-    status = wait_for_the_queue(repo, seconds=240)
-    assert "Failed" not in status, status
-    sizes = {}
-    for name, experiment in experiments(repo).items():
-        sizes[experiment["params"]["hidden_size"]] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
-        assert "torch CPU threads: 1" in run(["dvc", "queue", "logs", name], repo).stdout
-    assert set(sizes) == {8, 12}
-    assert sizes[8] != sizes[12] and all(math.isfinite(loss) for loss in sizes.values())
+def test_a_queued_sweep_runs_every_point_one_thread_per_worker(sweep):
+    # charrnn.threads=0 (conftest.SWEEP) leaves the choice to the stage: one thread each in a queue worker
+    failed = {row.split()[1] for row in sweep.status.splitlines() if "Failed" in row}
+    assert failed == {name for name, experiment in sweep.experiments.items() if experiment["params"]["charrnn"]["lr"] < 0}, sweep.status
+    losses = {}
+    for name, experiment in sweep.experiments.items():
+        if name in failed:
+            continue  # the point whose params are refused
+        params, metrics = experiment["params"], experiment["metrics"]["metrics/charrnn.json"]
+        losses[params["hidden_size"], params["charrnn"]["seed"]] = metrics["val_loss"]
+        assert params["charrnn"]["threads"] == 0 and metrics["threads"] == 1, name
+        assert "torch CPU threads: 1" in sweep.logs[name], name
+    assert set(losses) == {(16, 1), (12, 0), (12, 1)}
+    assert len(set(losses.values())) == 3 and all(math.isfinite(loss) for loss in losses.values())
 
 
 def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
@@ -111,18 +112,6 @@ def test_outputs_travel_through_a_remote(repo, tmp_path):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
 
 
-def wait_for_the_queue(repo, seconds=300):
-    """Poll `dvc queue status` until nothing is queued or running; return its last output."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], repo).stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(2)
-    run(["dvc", "queue", "stop"], repo, check=False)
-    return status
-
-
 def markdown_rows(text, heading):
     """{group: {column: cell}} of the Markdown table under `## heading`."""
     lines = text.split(f"## {heading}", 1)[1].split("## ", 1)[0].strip().splitlines()
@@ -131,12 +120,9 @@ def markdown_rows(text, heading):
     return {cells[0]: dict(zip(header, cells)) for cells in ([c.strip() for c in row.strip("|").split("|")] for row in table[2:])}
 
 
-def test_compare_groups_queued_seeds_and_gives_a_verdict(repo, tmp_path):
-    run(["dvc", "exp", "run", "--queue", "-S", "charrnn.seed=1"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=0,1"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=2", "-S", "charrnn.lr=-1"], repo)  # fails
-    run(["dvc", "queue", "start", "-j", "2"], repo)
-    assert "Failed" in wait_for_the_queue(repo)
+def test_compare_groups_queued_seeds_and_gives_a_verdict(sweep, tmp_path):
+    repo = sweep.repo  # conftest.SWEEP: seed 1; width 12 on seeds 0 and 1; width 12 on seed 2 with lr -1, which fails
+    assert "Failed" in sweep.status
 
     figure = tmp_path / "compare.png"
     result = run([sys.executable, "-m", "stages.compare", "--md", "--png", str(figure)], repo, env=dict(os.environ, PYTHONPATH=str(repo)))
