@@ -1,19 +1,36 @@
 """Shared fixtures: a local HTTP server and a copy of the project in a temporary git repo."""
 
+import contextlib
 import http.server
+import importlib
+import io
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import traceback
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import torch
+from filelock import FileLock
+from hypothesis import settings
 from ruamel.yaml import YAML
 
+from stages.lib import cli
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis, bounded: every property draws a fixed number of examples (its own count where its
+# @settings names one) and each example must finish within the deadline. Loaded by default; pass
+# `--hypothesis-profile=NAME` to load another registered profile.
+settings.register_profile("suite", max_examples=50, deadline=timedelta(seconds=5), print_blob=True)
+settings.load_profile("suite")
 PROJECT_FILES = ["stages", "corpora", "dvc.yaml", "params.yaml", "requirements.txt", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
 
 TINY_TEXT = (
@@ -189,20 +206,156 @@ def python_stage(name, cwd, check=True):
     return run([sys.executable, "-m", f"stages.{name}"], cwd, check=check, env=env)
 
 
+def in_process(main, cwd, argv, check=True):
+    """Call `main()` in this process as a fresh `python -m MODULE *argv[1:]` in `cwd` would run it,
+    without the 2.5 s a fresh interpreter spends importing torch and DVC. A CompletedProcess, as
+    `run` returns: stdout, stderr (log lines included, as the process would print them) and the
+    exit code; an exception `main` lets out comes back as its traceback in stderr, exit code 1.
+
+    It runs this checkout's code, not a copy of it under `cwd`: a test that edits the copy, or that
+    needs a process of its own (a kill, a resume checkpoint's fingerprint of the imported code, what
+    the interpreter prints), starts one.
+    """
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, sys.argv, os.getcwd(), torch.get_num_threads()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root.handlers.clear()  # as in a fresh process: cli.run's logging.basicConfig takes effect
+    root.setLevel(logging.WARNING)
+    sys.argv = list(argv)
+    code = 0
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+            except SystemExit as exit:
+                code = exit.code if isinstance(exit.code, int) else 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        root.handlers[:], level, sys.argv, cwd_before, threads = saved
+        root.setLevel(level)
+        os.chdir(cwd_before)
+        torch.set_num_threads(threads)
+    result = subprocess.CompletedProcess([sys.executable, *argv], code, stdout.getvalue(), stderr.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"{argv} failed ({code}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def stage_main(name, cwd, *args, check=True):
+    """`python -m stages.NAME *args` in `cwd`, in this process (see in_process): `cli.run(main)`, as the
+    script's last line runs it, so a UserError gives its one line and exit code 2."""
+    module = importlib.import_module(f"stages.{name}")
+    return in_process(lambda: cli.run(module.main), cwd, [f"stages/{name}.py", *args], check=check)
+
+
+def module_main(name, cwd, *args, check=True):
+    """`python -m NAME *args` in `cwd`, in this process (see in_process), for a module whose
+    `if __name__ == "__main__":` calls `main()` (the benchmarks)."""
+    module = importlib.import_module(name)
+    return in_process(module.main, cwd, [f"{name.replace('.', '/')}.py", *args], check=check)
+
+
+def shared_folder(tmp_path_factory, name):
+    """A folder for one test run's shared fixtures: with pytest-xdist, the workers' common base
+    folder (each worker's own is inside it), so that they share what one of them built."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+
+
+def build_once(folder, build):
+    """`build(folder)` unless a process of this test run already built it; a lock makes the others wait."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory):
-    """The tiny project after `dvc repro`, its git-tracked outputs committed on main (shared: copy it)."""
-    repo = make_project(tmp_path_factory.mktemp("reproduced") / "repo")
-    result = run(["dvc", "repro"], repo)
-    (repo.parent / "repro.out").write_text(result.stdout)  # what `dvc repro` printed, beside the repo
-    commit(repo, "reproduced")
-    return repo
+    """The tiny project after `dvc repro`, its git-tracked outputs committed on main. Built once per test
+    run and shared by every test (and pytest-xdist worker): read it, or copy it (the `repo` fixture)."""
+
+    def build(folder):
+        repo = make_project(folder / "repo")
+        result = run(["dvc", "repro"], repo)
+        (folder / "repro.out").write_text(result.stdout)  # what `dvc repro` printed, beside the repo
+        commit(repo, "reproduced")
+
+    return build_once(shared_folder(tmp_path_factory, "reproduced"), build) / "repo"
 
 
 @pytest.fixture
 def repo(reproduced, tmp_path):
     """A private copy of the reproduced project (git history, DVC cache and run-cache included)."""
     return shutil.copytree(reproduced, tmp_path / "repo", symlinks=True)
+
+
+def wait_for_the_queue(repo, seconds=300):
+    """Poll `dvc queue status` until nothing is queued or running; return its last output."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    run(["dvc", "queue", "stop"], repo, check=False)
+    return status
+
+
+# The one queued sweep of the suite, read by every test that reads a sweep. Its baseline sets
+# charrnn.threads to 0 (one thread in a queue worker, torch's default in the workspace), which every
+# queued point inherits. Seeds of two widths, and one point whose params are refused: it fails.
+SWEEP = [
+    ["-S", "charrnn.seed=1"],
+    ["-S", "hidden_size=12", "-S", "charrnn.seed=0,1"],
+    ["-S", "hidden_size=12", "-S", "charrnn.seed=2", "-S", "charrnn.lr=-1"],
+]
+
+
+class Sweep:
+    """The swept project (`repo`, a private copy) and what its queue printed: `status`, the last
+    `dvc queue status`; `logs`, {experiment name: `dvc queue logs` output}; `experiments`, as
+    conftest.experiments returns them."""
+
+    def __init__(self, folder, repo):
+        self.repo = repo
+        self.status = (folder / "status.txt").read_text()
+        self.logs = json.loads((folder / "logs.json").read_text())
+        self.experiments = json.loads((folder / "experiments.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def swept(reproduced, tmp_path_factory):
+    """The folder of the suite's one queued sweep (SWEEP), run once per test run by `dvc queue start -j 2`."""
+
+    def build(folder):
+        repo = shutil.copytree(reproduced, folder / "repo", symlinks=True)
+        update_params(repo, {"charrnn.threads": 0})
+        run(["dvc", "repro"], repo)
+        commit(repo, "charrnn.threads 0")
+        for point in SWEEP:
+            run(["dvc", "exp", "run", "--queue", *point], repo)
+        run(["dvc", "queue", "start", "-j", "2"], repo)
+        (folder / "status.txt").write_text(wait_for_the_queue(repo))
+        found = experiments(repo)
+        (folder / "experiments.json").write_text(json.dumps(found))
+        logs = {name: run(["dvc", "queue", "logs", name], repo, check=False).stdout for name in found}
+        (folder / "logs.json").write_text(json.dumps(logs))
+
+    return build_once(shared_folder(tmp_path_factory, "sweep"), build)
+
+
+@pytest.fixture
+def sweep(swept, tmp_path):
+    """The suite's queued sweep (see SWEEP, Sweep), in a private copy of its project."""
+    return Sweep(swept, shutil.copytree(swept / "repo", tmp_path / "swept", symlinks=True))
 
 
 def snapshot(repo):

@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -170,8 +171,9 @@ def run_chain(chain):
     return None
 
 
-# Bounded: 12 examples of a few seconds each, and no shrinking (a failing example is printed as found).
-@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+# Bounded: 12 examples of a few seconds each (the suite's deadline, stretched for whole pipelines), and no
+# shrinking (a failing example is printed as found).
+@settings(max_examples=12, deadline=timedelta(seconds=60), phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow])
 @given(changes=CHANGES)
 @example(changes=DIVERGED_CHAR_RNN)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import TINY_TEXT, Route, python_stage, update_params
+from conftest import TINY_TEXT, Route, stage_main, update_params
 from stages.lib import corpus
 from stages.lib.cli import UserError
 
@@ -152,18 +152,18 @@ def test_download_stage_from_url(project, http_server):
     http_server.routes["/book.txt"] = Route((200, b"*** START OF THE PROJECT GUTENBERG EBOOK X ***\n" + BODY, False))
     update_params(project, {"corpus.path": "", "corpus.url": http_server.url("/book.txt"),
                             "corpus.sha256": ""})
-    python_stage("download", project)
+    stage_main("download", project)
     assert (project / "data/raw/corpus.txt").read_bytes() == BODY.rstrip(b"\n") + b"\n"
     assert leftovers(project) == []
 
 
 @pytest.mark.parametrize("route", [Route((404, b"", False)), Route((200, b"\x00\x01", False))])
 def test_failed_download_keeps_previous_corpus(project, http_server, monkeypatch, route):
-    python_stage("download", project)
+    stage_main("download", project)
     before = (project / "data/raw/corpus.txt").read_bytes()
     http_server.routes["/book.txt"] = route
     update_params(project, {"corpus.path": "", "corpus.url": http_server.url("/book.txt")})
-    result = python_stage("download", project, check=False)
+    result = stage_main("download", project, check=False)
     assert result.returncode != 0
     assert http_server.url("/book.txt") in result.stderr
     assert (project / "data/raw/corpus.txt").read_bytes() == before
@@ -171,7 +171,7 @@ def test_failed_download_keeps_previous_corpus(project, http_server, monkeypatch
 
 
 def test_unreachable_url_names_it_and_keeps_previous_corpus(project, monkeypatch):
-    python_stage("download", project)
+    stage_main("download", project)
     before = (project / "data/raw/corpus.txt").read_bytes()
     url = "http://127.0.0.1:9/corpus.txt"  # the discard port: nothing listens there
     update_params(project, {"corpus.path": "", "corpus.url": url})
@@ -186,7 +186,7 @@ def test_unreachable_url_names_it_and_keeps_previous_corpus(project, monkeypatch
 
 def test_missing_local_corpus_is_named(project):
     update_params(project, {"corpus.path": "corpora/nowhere.txt"})
-    result = python_stage("download", project, check=False)
+    result = stage_main("download", project, check=False)
     assert result.returncode == 2
     assert "corpus.path: file not found: corpora/nowhere.txt" in result.stderr
     assert not (project / "data/raw/corpus.txt").exists()
@@ -195,7 +195,7 @@ def test_missing_local_corpus_is_named(project):
 def test_local_corpus_outside_corpora_is_refused(project):
     (project / "elsewhere.txt").write_text(TINY_TEXT)
     update_params(project, {"corpus.path": "elsewhere.txt"})
-    result = python_stage("download", project, check=False)
+    result = stage_main("download", project, check=False)
     assert result.returncode == 2
     assert "corpus.path: elsewhere.txt is outside corpora/" in result.stderr
     assert "Traceback" not in result.stderr

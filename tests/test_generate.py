@@ -1,7 +1,7 @@
 import logging
 import sys
 
-from conftest import run
+from conftest import run, stage_main
 from stages.generate import encode_prime
 from stages.lib import text
 
@@ -25,15 +25,15 @@ def test_the_sampler_prints_text_and_writes_nothing(repo):
     options = ["--prime", "ALL:", "--length", "50", "--temperature", "0.5", "--seed", "3"]
     first = run([sys.executable, "-m", "stages.generate", *options], repo)
     assert first.stdout.startswith("ALL:") and len(first.stdout) == len("ALL:") + 50 + 1
-    assert run([sys.executable, "-m", "stages.generate", *options], repo).stdout == first.stdout  # seeded
-    assert run([sys.executable, "-m", "stages.generate", *options[:-2], "--seed", "4"], repo).stdout != first.stdout
+    assert stage_main("generate", repo, *options).stdout == first.stdout  # seeded: the same in another process
+    assert stage_main("generate", repo, *options[:-2], "--seed", "4").stdout != first.stdout
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
     assert "up to date" in run(["dvc", "status"], repo).stdout
 
 
 def test_the_sampler_names_the_stage_to_run_and_the_option_to_fix(project):
-    missing = run([sys.executable, "-m", "stages.generate", "--length", "10"], project, check=False)
+    missing = stage_main("generate", project, "--length", "10", check=False)
     assert missing.returncode == 2
     assert missing.stderr == "error: data/charrnn.pt: file not found; run the 'train_charrnn' stage first\n"
-    bad = run([sys.executable, "-m", "stages.generate", "--length", "-3"], project, check=False)
+    bad = stage_main("generate", project, "--length", "-3", check=False)
     assert bad.returncode == 2 and "command line: '--length' is -3" in bad.stderr

@@ -187,7 +187,7 @@ def test_high_temperature_draws_widely():
     assert set(drawn) == {0, 1, 2, 3}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     logits=st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=50),
     temperature=st.floats(min_value=0.0, max_value=100.0, allow_subnormal=True),

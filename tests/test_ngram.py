@@ -102,7 +102,7 @@ def corpora(draw):
     return data[:cut], val, alphabet + 1, draw(st.integers(1, 5))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(corpora())
 def test_any_corpus_gives_distributions_that_sum_to_one_and_finite_losses(corpus):
     train, val, vocab_size, max_order = corpus

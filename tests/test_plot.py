@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import python_stage
+from conftest import stage_main
 from stages import plot
 
 
@@ -39,7 +39,7 @@ def test_loss_curve_draws_the_rolling_mean_and_only_the_measured_val_points():
 
 
 def test_missing_inputs_name_the_file_and_the_stage_to_run(project):
-    result = python_stage("plot", project, check=False)
+    result = stage_main("plot", project, check=False)
     assert result.returncode == 2
     assert "plots/charrnn_train.csv: file not found; run the 'train_charrnn' stage first" in result.stderr
     assert not list(project.glob("plots/*.png"))

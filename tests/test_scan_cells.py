@@ -52,7 +52,7 @@ def reference_rnn(cell, model, inputs, state):
     return outputs, torch.stack(final)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     steps=st.integers(1, 12), batch=st.integers(1, 4), hidden=st.integers(1, 5),
     seed=st.integers(0, 2**31 - 1), saturated=st.booleans(),

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from conftest import python_stage, update_params
+from conftest import python_stage, stage_main, update_params
 from stages.lib import params, training
 from stages.lib.models import WAVE_CHECKPOINT, WaveRNN, wave_architecture
 from stages.lib.cli import UserError
@@ -29,8 +29,8 @@ def results(repo, stage):
 
 
 def prepare(repo, stage):
-    python_stage("download", repo)
-    python_stage("vocab", repo)
+    stage_main("download", repo)
+    stage_main("vocab", repo)
     if stage == "train_wavernn":
         update_params(repo, {"wavernn.steps": 60})
     else:
@@ -63,9 +63,11 @@ def test_threads_zero_means_one_per_process_in_a_dvc_queue(tmp_path, monkeypatch
 @pytest.mark.parametrize("stage", STAGES)
 def test_same_params_give_identical_results(project, stage):
     prepare(project, stage)
-    python_stage(stage, project)
+    stage_main(stage, project)
     first = results(project, stage)
-    python_stage(stage, project)
+    stage_main(stage, project)  # the same process again
+    assert results(project, stage) == first
+    python_stage(stage, project)  # another process: another hash seed, fresh torch state
     assert results(project, stage) == first
 
 
@@ -88,7 +90,7 @@ def test_resume_after_sigkill_matches_an_unbroken_run(project, stage):
     section = STAGES[stage][0]
     prepare(project, stage)
     update_params(project, {f"{section}.steps": 400, f"{section}.checkpoint_every": 40, f"{section}.eval_every": 100})
-    python_stage(stage, project)
+    stage_main(stage, project)  # unbroken, in this process; the kill and the resume in processes of their own
     unbroken = results(project, stage)
     resume_file = project / f"data/resume/{section}.pt"
     assert not resume_file.exists(), "a finished run removes its resume checkpoint"
@@ -104,14 +106,14 @@ def test_resume_after_sigkill_matches_an_unbroken_run(project, stage):
 def test_a_scan_cell_resumes_exactly_and_feeds_generate_and_mix(project):
     prepare(project, "train_charrnn")
     update_params(project, {"cell": "qrnn", "charrnn.precision": "bfloat16", "charrnn.steps": 400, "charrnn.checkpoint_every": 40})
-    python_stage("train_charrnn", project)
+    stage_main("train_charrnn", project)
     unbroken = results(project, "train_charrnn")
     resume_file = project / "data/resume/charrnn.pt"
     assert kill_after_first_checkpoint([sys.executable, "-m", "stages.train_charrnn"], project, resume_file) == -signal.SIGKILL
     assert "resuming from data/resume" in python_stage("train_charrnn", project).stderr
     assert results(project, "train_charrnn") == unbroken
     for stage in ("ngram", "generate", "mix"):
-        python_stage(stage, project)
+        stage_main(stage, project)
     assert len((project / "samples/charrnn.txt").read_text()) > 0
     assert json.loads((project / "metrics/mix.json").read_text())["test_loss_mix"] > 0
 
@@ -128,11 +130,11 @@ def interrupted_char_training(project):
 def test_stale_checkpoint_of_other_params_is_not_resumed(project):
     resume_file = interrupted_char_training(project)
     update_params(project, {"charrnn.steps": 60, "charrnn.lr": 0.002})
-    rerun = python_stage("train_charrnn", project)
+    rerun = python_stage("train_charrnn", project)  # a process like the killed one: only the params differ
     assert "resuming" not in rerun.stderr
     fresh = results(project, "train_charrnn")
     assert not resume_file.exists()
-    python_stage("train_charrnn", project)
+    stage_main("train_charrnn", project)
     assert results(project, "train_charrnn") == fresh
 
 
@@ -140,7 +142,7 @@ def test_non_finite_loss_stops_with_step_and_hint(project):
     prepare(project, "train_charrnn")
     update_params(project, {"charrnn.lr": 1.0e6, "charrnn.warmup_steps": 0, "charrnn.clip": 1.0e9,
                             "charrnn.weight_decay": 0.0, "cell": "rnn_relu"})
-    result = python_stage("train_charrnn", project, check=False)
+    result = stage_main("train_charrnn", project, check=False)
     assert result.returncode == 2
     assert "training loss became" in result.stderr and "at step" in result.stderr
     assert "lower the learning rate ('charrnn.lr')" in result.stderr
@@ -158,7 +160,7 @@ def test_a_wave_model_whose_free_run_diverges_stops_with_one_line(project):
         "wavernn.rollout_growth_fraction": 6.1e-05, "wavernn.rollout_final_fraction": 0.0,
         "wavernn.eval_every": 10, "wavernn.log_every": 29,
     })
-    result = python_stage("train_wavernn", project, check=False)
+    result = stage_main("train_wavernn", project, check=False)
     assert result.returncode == 2
     assert "monitoring waves became NaN or infinite; lower the learning rate ('wavernn.lr')" in result.stderr
     assert "Traceback" not in result.stderr
@@ -171,7 +173,7 @@ def test_a_corrupt_resume_file_is_ignored_with_a_warning(project):
     resume_file = project / "data/resume/wavernn.pt"
     resume_file.parent.mkdir(parents=True)
     resume_file.write_bytes(b"PK\x03\x04 not a checkpoint")
-    result = python_stage("train_wavernn", project)
+    result = stage_main("train_wavernn", project)
     assert "ignoring data/resume/wavernn.pt: not a readable checkpoint" in result.stderr
     assert "Traceback" not in result.stderr
     assert not resume_file.exists()
@@ -253,7 +255,7 @@ def test_a_wave_model_that_diverges_on_the_protocol_stops_evaluate_wave_with_a_h
         for weight in model.parameters():
             weight.fill_(1e37)  # finite weights whose free-running outputs overflow float32
     training.save(project / WAVE_CHECKPOINT, {"architecture": architecture, "model": model.state_dict()})
-    result = python_stage("evaluate_wave", project, check=False)
+    result = stage_main("evaluate_wave", project, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "became NaN or infinite on" in result.stderr and "('wavernn.lr')" in result.stderr
     assert not (project / "metrics/wave.json").exists()

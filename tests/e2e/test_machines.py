@@ -1,12 +1,10 @@
 """Experiments across machines: two clones share a bare git remote and a local DVC remote, as two
 machines would share a git server and S3/SSH/GCS storage."""
 
-import os
 import shutil
-import sys
 
 import pytest
-from conftest import commit, experiments, reset, run, stages_restored, stages_run
+from conftest import commit, experiments, module_main, reset, run, stages_restored, stages_run
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def test_experiments_and_the_run_cache_travel_between_machines(machines):
     assert {"train_charrnn", "train_wavernn"} <= stages_run(trained.stdout)
     run(["dvc", "exp", "push", "origin", "from-a"], a)
     # `dvc push --run-cache` plus the git-tracked outputs its entries name (DVC 3 omits those)
-    pushed = run([sys.executable, "-m", "stages.lib.run_cache", "push"], a, env=dict(os.environ, PYTHONPATH=str(a)))
+    pushed = module_main("stages.lib.run_cache", a, "push")
     assert "run-cache entries;" in pushed.stderr
 
     # B runs the same experiment: A's run-cache restores every stage, nothing trains.

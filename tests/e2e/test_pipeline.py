@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 from ruamel.yaml import YAML
 
-from conftest import ROOT, python_stage, run, update_params
+from conftest import ROOT, module_main, run, stage_main, stages_run, update_params
 from stages.lib import ngram
 from test_training import kill_after_first_checkpoint, results
 
 
-def test_dvc_repro_runs_the_pipeline(reproduced):
-    project = reproduced
+def test_dvc_repro_runs_the_pipeline(reproduced, repo):
+    project = repo  # a copy: `dvc status` below writes to .dvc/tmp, and `reproduced` is shared
     printed = (reproduced.parent / "repro.out").read_text()
     for stage in ("download", "vocab", "ngram", "train_charrnn", "dynamic_eval", "generate", "mix", "train_wavernn", "evaluate_wave", "plot"):
         assert f"Running stage '{stage}'" in printed
@@ -79,36 +79,36 @@ def test_dvc_repro_runs_the_pipeline(reproduced):
     assert "up to date" in status.stdout
 
 
-def test_bad_param_stops_the_stage_before_any_work(project):
-    run(["dvc", "repro", "ngram"], project)
-    before = (project / "metrics/ngram.json").read_text()
-    update_params(project, {"ngram.max_order": 0})
-    direct = python_stage("ngram", project, check=False)
+def test_bad_param_stops_the_stage_before_any_work(repo):
+    before = (repo / "metrics/ngram.json").read_text()
+    others = sorted(path.name for path in (repo / "metrics").iterdir() if path.name != "ngram.json")
+    update_params(repo, {"ngram.max_order": 0})
+    direct = stage_main("ngram", repo, check=False)
     assert direct.returncode == 2
     assert "'ngram.max_order' is 0; allowed: int >= 1" in direct.stderr
-    assert (project / "metrics/ngram.json").read_text() == before
+    assert (repo / "metrics/ngram.json").read_text() == before
     # Through DVC: the same message and a failed repro; DVC itself removes a stage's
     # outputs before running it, and no partial file is left in their place.
-    result = run(["dvc", "repro", "ngram"], project, check=False)
+    result = run(["dvc", "repro", "ngram"], repo, check=False)
     assert result.returncode != 0
     assert "'ngram.max_order' is 0" in result.stderr + result.stdout
-    assert list((project / "metrics").iterdir()) == []
+    assert sorted(path.name for path in (repo / "metrics").iterdir()) == others  # the other stages' metrics only
 
 
-def test_dvc_repro_resumes_a_killed_training(project):
-    update_params(project, {"charrnn.steps": 400, "charrnn.checkpoint_every": 40})
-    run(["dvc", "repro", "vocab"], project)
-    python_stage("train_charrnn", project)  # the unbroken run, outside DVC (no run-cache entry)
-    unbroken = results(project, "train_charrnn")
+def test_dvc_repro_resumes_a_killed_training(repo):
+    update_params(repo, {"charrnn.steps": 400, "charrnn.checkpoint_every": 40})  # download and vocab: up to date
+    stage_main("train_charrnn", repo)  # the unbroken run, outside DVC (no run-cache entry)
+    unbroken = results(repo, "train_charrnn")
     for output in ("data/charrnn.pt", "metrics/charrnn.json", "plots/charrnn_train.csv"):
-        (project / output).unlink()
+        (repo / output).unlink()
 
-    resume_file = project / "data/resume/charrnn.pt"
-    code = kill_after_first_checkpoint(["dvc", "repro", "train_charrnn"], project, resume_file)
+    resume_file = repo / "data/resume/charrnn.pt"
+    code = kill_after_first_checkpoint(["dvc", "repro", "train_charrnn"], repo, resume_file)
     assert code == -signal.SIGKILL
-    rerun = run(["dvc", "repro", "train_charrnn"], project)
+    rerun = run(["dvc", "repro", "train_charrnn"], repo)
     assert "resuming from data/resume/charrnn.pt" in rerun.stderr + rerun.stdout
-    assert results(project, "train_charrnn") == unbroken
+    assert stages_run(rerun.stdout) == {"train_charrnn"}
+    assert results(repo, "train_charrnn") == unbroken
 
 
 def test_stage_and_benchmark_scripts_also_run_by_path(project):
@@ -122,8 +122,7 @@ def test_stage_and_benchmark_scripts_also_run_by_path(project):
 
 
 def test_char_seeds_retrains_the_stage_model_and_reports_the_spread(repo):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))  # benchmarks/ is not part of the tiny project
-    result = run([sys.executable, "-m", "benchmarks.char_seeds", "--seeds", "0,1"], repo, env=env)
+    result = module_main("benchmarks.char_seeds", repo, "--seeds", "0,1")  # this checkout's: benchmarks/ is not part of the tiny project
     summary = json.loads(result.stdout.splitlines()[-1])
     assert summary["seeds"] == [0, 1]
     stage_loss = json.loads((repo / "metrics/charrnn.json").read_text())["val_loss"]
@@ -134,25 +133,48 @@ def test_char_seeds_retrains_the_stage_model_and_reports_the_spread(repo):
     dynamic = json.loads((repo / "metrics/dynamic.json").read_text())
     assert summary["dynamic_val_loss"][0] == dynamic["val_loss"]  # and the dynamic_eval stage's, to the last digit
     assert summary["dynamic_mean"] == round(float(np.mean(summary["dynamic_val_loss"])), 5)
-    one_seed = run([sys.executable, "-m", "benchmarks.char_seeds", "--seeds", "1"], repo, env=env)
+    one_seed = module_main("benchmarks.char_seeds", repo, "--seeds", "1")
     assert "std undefined (sample, n=1)" in one_seed.stdout
     assert json.loads(one_seed.stdout.splitlines()[-1])["std"] is None
 
 
-# Runs a stage as `python -m stages.NAME` does, recording every file it opens for reading.
+# Runs each named stage as `python -m stages.NAME` does, in a process of its own that records every
+# file it opens for reading. The heavy third-party imports are done once, in a parent that forks one
+# child per stage, each importing the project's modules (stages.*) afresh: no read goes unseen.
 READS_RECORDER = """
-import atexit, os, runpy, sys
-reads, output, name = set(), sys.argv[1], sys.argv[2]
-def record(event, args):
-    if event == "open" and isinstance(args[0], str):
-        mode, flags = args[1], args[2]
-        writing = ("w" in mode or "a" in mode or "x" in mode or "+" in mode) if mode else flags & (os.O_WRONLY | os.O_RDWR)
-        if not writing:
-            reads.add(os.path.relpath(os.path.abspath(args[0])))
-atexit.register(lambda: open(output, "w").write("\\n".join(sorted(reads))))
-sys.addaudithook(record)
-sys.argv = [sys.argv[0]]
-runpy.run_module(f"stages.{name}", run_name="__main__")
+import os, runpy, sys, traceback
+import matplotlib, numpy, pandas, requests, ruamel.yaml, scipy.stats, torch, tqdm  # no project file read
+folder, names = sys.argv[1], sys.argv[2:]
+def record_stage(reads, name):
+    def record(event, args):
+        if event == "open" and isinstance(args[0], str):
+            mode, flags = args[1], args[2]
+            writing = ("w" in mode or "a" in mode or "x" in mode or "+" in mode) if mode else flags & (os.O_WRONLY | os.O_RDWR)
+            if not writing:
+                reads.add(os.path.relpath(os.path.abspath(args[0])))
+    sys.addaudithook(record)
+    sys.argv = [sys.argv[0]]
+    runpy.run_module(f"stages.{name}", run_name="__main__")
+for name in names:
+    child = os.fork()
+    if child == 0:
+        code, reads = 0, set()
+        try:
+            record_stage(reads, name)
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            with open(os.path.join(folder, name + ".reads"), "w") as output:
+                output.write("\\n".join(sorted(reads)))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+    if code:
+        sys.exit(f"stages.{name} exited with {code}")
 """
 
 
@@ -160,9 +182,9 @@ def test_dvc_yaml_lists_every_file_each_stage_reads(repo, tmp_path):
     # A file a stage reads but dvc.yaml does not list is invisible to `dvc status`: a change to it reruns nothing.
     stages = YAML(typ="safe").load((repo / "dvc.yaml").read_text())["stages"]
     env = dict(os.environ, PYTHONPATH=str(repo))
+    run([sys.executable, "-c", READS_RECORDER, str(tmp_path), *stages], repo, env=env)
     for name, stage in stages.items():
         record = tmp_path / f"{name}.reads"
-        run([sys.executable, "-c", READS_RECORDER, str(record), name], repo, env=env)
         reads = {path for path in record.read_text().splitlines() if not path.startswith("..")}  # inside the project
         data = {path for path in reads if path.split("/")[0] in ("data", "corpora", "metrics", "plots", "samples")}
         data -= {path for path in data if path.startswith("data/resume/")}  # a resume checkpoint: used only by the same run
