@@ -51,7 +51,9 @@ METRICS = {
     "dynamic": {"test_loss": 1.2, "test_bpc": 1.73123, "val_loss": 1.21, "val_bpc": 1.74566, "static_test_loss": 1.34185,
                 "cpu": "AMD EPYC (family 25 model 17, bfloat16: avx512_bf16)", "threads": 2, "device": "cpu"},
     "mix": {"test_loss_mix": 1.31916, "test_bpc_mix": 1.90315, "val_loss_mix": 1.33131, "rnn_weight": 0.7784,
-            "test_loss_mix_dynamic": 1.19, "test_bpc_mix_dynamic": 1.71681, "val_loss_mix_dynamic": 1.2, "rnn_weight_dynamic": 0.9},
+            "test_loss_mix_dynamic": 1.19, "test_bpc_mix_dynamic": 1.71681, "val_loss_mix_dynamic": 1.2, "rnn_weight_dynamic": 0.9,
+            "test_loss_mix_adaptive": 1.18, "test_bpc_mix_adaptive": 1.70238, "val_loss_mix_adaptive": 1.19, "rnn_weight_adaptive": 0.88,
+            "cache_weight_adaptive": 0.03},
     "wave": {"mse_mean": 5.413e-08, "mse_median": 4.877e-08, "mse_worst": 1.6315e-07, "zero_predictor_mse_mean": 0.5491},
     "wavernn_train": {"steps": 3300, "cpu": "AMD EPYC (family 25 model 17, bfloat16: avx512_bf16)", "threads": 1, "device": "cpu"},
 }

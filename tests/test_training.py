@@ -112,7 +112,7 @@ def test_a_scan_cell_resumes_exactly_and_feeds_generate_and_mix(project):
     assert kill_after_first_checkpoint([sys.executable, "-m", "stages.train_charrnn"], project, resume_file) == -signal.SIGKILL
     assert "resuming from data/resume" in python_stage("train_charrnn", project).stderr
     assert results(project, "train_charrnn") == unbroken
-    for stage in ("ngram", "generate", "mix"):
+    for stage in ("ngram", "dynamic_eval", "generate", "mix"):
         stage_main(stage, project)
     assert len((project / "samples/charrnn.txt").read_text()) > 0
     assert json.loads((project / "metrics/mix.json").read_text())["test_loss_mix"] > 0

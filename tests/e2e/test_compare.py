@@ -95,7 +95,7 @@ def test_metrics_params_and_plots_differ_across_branches(repo, tmp_path):
     page = (out / "index.html").read_text()
     stages = YAML(typ="safe").load((repo / "dvc.yaml").read_text())["stages"]
     titles = [props["title"] for stage in stages.values() for plot in stage.get("plots", []) for props in plot.values() if "title" in props]
-    assert len(titles) == 9
+    assert len(titles) == 10
     for title in titles:
         assert page.count(f'"text": "{title}"') == 1, title  # each curve drawn once, both revisions in it
     for image in ("charrnn_loss.png", "wavernn_loss.png", "wave_examples.png", "wave_mse.png", "bits_per_char.png"):
