@@ -2,17 +2,18 @@
 
 import contextlib
 import http.server
-import importlib
 import io
 import json
 import logging
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 import threading
 import time
 import traceback
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from filelock import FileLock
 from hypothesis import settings
 from ruamel.yaml import YAML
 
-from stages.lib import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,11 +206,12 @@ def python_stage(name, cwd, check=True):
     return run([sys.executable, "-m", f"stages.{name}"], cwd, check=check, env=env)
 
 
-def in_process(main, cwd, argv, check=True):
-    """Call `main()` in this process as a fresh `python -m MODULE *argv[1:]` in `cwd` would run it,
-    without the 2.5 s a fresh interpreter spends importing torch and DVC. A CompletedProcess, as
-    `run` returns: stdout, stderr (log lines included, as the process would print them) and the
-    exit code; an exception `main` lets out comes back as its traceback in stderr, exit code 1.
+def module_main(name, cwd, *args, check=True):
+    """`python -m NAME *args` in `cwd`, run in this process (runpy, as `-m` runs it: the module's
+    `if __name__ == "__main__":` block included), without the 2.5 s a fresh interpreter spends
+    importing torch and DVC. A CompletedProcess, as `run` returns: stdout, stderr (log lines included,
+    as the process would print them) and the exit code; an exception that escapes comes back as its
+    traceback in stderr, exit code 1.
 
     It runs this checkout's code, not a copy of it under `cwd`: a test that edits the copy, or that
     needs a process of its own (a kill, a resume checkpoint's fingerprint of the imported code, what
@@ -219,17 +220,21 @@ def in_process(main, cwd, argv, check=True):
     root = logging.getLogger()
     saved = root.handlers[:], root.level, sys.argv, os.getcwd(), torch.get_num_threads()
     stdout, stderr = io.StringIO(), io.StringIO()
-    root.handlers.clear()  # as in a fresh process: cli.run's logging.basicConfig takes effect
+    root.handlers.clear()  # as in a fresh process: the script's logging.basicConfig takes effect
     root.setLevel(logging.WARNING)
-    sys.argv = list(argv)
+    sys.argv = [f"{name.replace('.', '/')}.py", *args]
     code = 0
     try:
         os.chdir(cwd)
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
-                main()
+                with warnings.catch_warnings():  # the tests imported the module already; `-m` runs it afresh
+                    warnings.filterwarnings("ignore", "'.*' found in sys.modules after import of package", RuntimeWarning)
+                    runpy.run_module(name, run_name="__main__")
             except SystemExit as exit:
                 code = exit.code if isinstance(exit.code, int) else 1
+                if isinstance(exit.code, str):
+                    print(exit.code, file=sys.stderr)
             except Exception:
                 traceback.print_exc()
                 code = 1
@@ -238,24 +243,16 @@ def in_process(main, cwd, argv, check=True):
         root.setLevel(level)
         os.chdir(cwd_before)
         torch.set_num_threads(threads)
-    result = subprocess.CompletedProcess([sys.executable, *argv], code, stdout.getvalue(), stderr.getvalue())
+    result = subprocess.CompletedProcess([sys.executable, "-m", name, *args], code, stdout.getvalue(), stderr.getvalue())
     if check and code != 0:
-        raise AssertionError(f"{argv} failed ({code}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"python -m {name} {' '.join(args)} failed ({code}):\n{result.stdout}\n{result.stderr}")
     return result
 
 
 def stage_main(name, cwd, *args, check=True):
-    """`python -m stages.NAME *args` in `cwd`, in this process (see in_process): `cli.run(main)`, as the
-    script's last line runs it, so a UserError gives its one line and exit code 2."""
-    module = importlib.import_module(f"stages.{name}")
-    return in_process(lambda: cli.run(module.main), cwd, [f"stages/{name}.py", *args], check=check)
-
-
-def module_main(name, cwd, *args, check=True):
-    """`python -m NAME *args` in `cwd`, in this process (see in_process), for a module whose
-    `if __name__ == "__main__":` calls `main()` (the benchmarks)."""
-    module = importlib.import_module(name)
-    return in_process(module.main, cwd, [f"{name.replace('.', '/')}.py", *args], check=check)
+    """`python -m stages.NAME *args` in `cwd`, in this process (see module_main): the script's
+    `cli.run(main)`, so a UserError gives its one line and exit code 2."""
+    return module_main(f"stages.{name}", cwd, *args, check=check)
 
 
 def shared_folder(tmp_path_factory, name):
