@@ -8,7 +8,6 @@ import re
 import shutil
 import statistics
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from ruamel.yaml import YAML
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
-from conftest import commit, experiments, reset, run, snapshot, stages_restored, stages_run, update_params
+from conftest import commit, experiments, reset, run, snapshot, stages_restored, stages_run, update_params, wait_for_the_queue
 
 TEXT_STAGES = ("train_charrnn", "dynamic_eval", "generate", "mix")
 WAVE_STAGES = ("train_wavernn", "evaluate_wave")
@@ -115,18 +114,6 @@ def test_outputs_travel_through_a_remote(repo, tmp_path):
     run(["dvc", "pull"], clone)
     assert (clone / "data/charrnn.pt").read_bytes() == (repo / "data/charrnn.pt").read_bytes()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
-
-
-def wait_for_the_queue(repo, seconds=300):
-    """Poll `dvc queue status` until nothing is queued or running; return its last output."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], repo).stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(2)
-    run(["dvc", "queue", "stop"], repo, check=False)
-    return status
 
 
 def edit_the_model_code(repo):
