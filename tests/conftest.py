@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -306,14 +307,13 @@ def wait_for_the_queue(repo, seconds=300):
     return status
 
 
-# The one queued sweep of the suite, read by every test that reads a sweep. Its baseline sets
-# charrnn.threads to 0 (one thread in a queue worker, torch's default in the workspace), which every
-# queued point inherits. Seeds of two widths, and one point whose params are refused: it fails.
-SWEEP = [
-    ["-S", "charrnn.seed=1"],
-    ["-S", "hidden_size=12", "-S", "charrnn.seed=0,1"],
-    ["-S", "hidden_size=12", "-S", "charrnn.seed=2", "-S", "charrnn.lr=-1"],
-]
+def edit_the_model_code(repo):
+    """A harmless numeric edit of stages/lib/models.py: the char-RNN's decoder starts at half the scale."""
+    models = repo / "stages/lib/models.py"
+    source = models.read_text()
+    edited = re.sub(r"\n( +)(self\.decoder = nn\.Linear\(.*\))\n", r"\n\1\2\n\1self.decoder.weight.data.mul_(0.5)\n", source, count=1)
+    assert edited != source, "no `self.decoder = nn.Linear(...)` line in stages/lib/models.py to edit"
+    models.write_text(edited)
 
 
 class Sweep:
@@ -330,17 +330,24 @@ class Sweep:
 
 @pytest.fixture(scope="session")
 def swept(reproduced, tmp_path_factory):
-    """The folder of the suite's one queued sweep (SWEEP), run once per test run by `dvc queue start -j 2`."""
+    """The folder of the suite's one queued sweep, run once per test run (and shared by the
+    pytest-xdist workers) by `dvc queue start -j 2` on the reproduced tiny project: seeds 0 and 1
+    on the committed code (committed-0, committed-1), the same params and seeds after an edit of
+    stages/lib/models.py (edited-0, edited-1), hidden_size=12 on seeds 2 and 3 with
+    charrnn.threads=0, and one whose params are refused (charrnn.lr=-1): it fails."""
 
     def build(folder):
         repo = shutil.copytree(reproduced, folder / "repo", symlinks=True)
-        update_params(repo, {"charrnn.threads": 0})
-        run(["dvc", "repro"], repo)
-        commit(repo, "charrnn.threads 0")
-        for point in SWEEP:
-            run(["dvc", "exp", "run", "--queue", *point], repo)
+        for seed in (0, 1):
+            run(["dvc", "exp", "run", "--queue", "-n", f"committed-{seed}", "-S", f"charrnn.seed={seed}"], repo)
+        run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.threads=0", "-S", "charrnn.seed=2,3"], repo)
+        run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=4", "-S", "charrnn.lr=-1"], repo)
+        edit_the_model_code(repo)
+        for seed in (0, 1):
+            run(["dvc", "exp", "run", "--queue", "-n", f"edited-{seed}", "-S", f"charrnn.seed={seed}"], repo)
+        run(["git", "checkout", "--", "stages/lib/models.py"], repo)  # the queue keeps its own copy of the workspace
         run(["dvc", "queue", "start", "-j", "2"], repo)
-        (folder / "status.txt").write_text(wait_for_the_queue(repo))
+        (folder / "status.txt").write_text(wait_for_the_queue(repo, seconds=600))
         found = experiments(repo)
         (folder / "experiments.json").write_text(json.dumps(found))
         logs = {name: run(["dvc", "queue", "logs", name], repo, check=False).stdout for name in found}
@@ -351,7 +358,7 @@ def swept(reproduced, tmp_path_factory):
 
 @pytest.fixture
 def sweep(swept, tmp_path):
-    """The suite's queued sweep (see SWEEP, Sweep), in a private copy of its project."""
+    """The suite's queued sweep (see swept, Sweep), in a private copy of its project."""
     return Sweep(swept, shutil.copytree(swept / "repo", tmp_path / "swept", symlinks=True))
 
 

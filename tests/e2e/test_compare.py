@@ -4,8 +4,6 @@ diffs across git branches, `dvc plots`, and a DVC remote."""
 import json
 import math
 import os
-import re
-import shutil
 import statistics
 import sys
 
@@ -15,7 +13,7 @@ from ruamel.yaml import YAML
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
-from conftest import commit, experiments, reset, run, snapshot, stages_restored, stages_run, update_params, wait_for_the_queue
+from conftest import commit, experiments, reset, run, snapshot, stages_restored, stages_run, update_params
 
 TEXT_STAGES = ("train_charrnn", "dynamic_eval", "generate", "mix")
 WAVE_STAGES = ("train_wavernn", "evaluate_wave")
@@ -59,16 +57,15 @@ def test_each_model_has_its_own_seed_and_a_seed_sweep_of_one_never_retrains_the_
 
 
 def test_a_queued_sweep_runs_every_point_one_thread_per_worker(sweep):
-    status = (sweep.parent / "queue-status.txt").read_text()
-    assert status.count("Failed") == 1 and status.count("Success") == 6, status  # only charrnn.lr=-1 fails
+    assert sweep.status.count("Failed") == 1 and sweep.status.count("Success") == 6, sweep.status  # only charrnn.lr=-1 fails
     losses = {}
-    for name, experiment in experiments(sweep).items():
+    for name, experiment in sweep.experiments.items():
         params = experiment["params"]
         if params["charrnn"]["lr"] < 0:
             continue
         losses[params["hidden_size"], params["charrnn"]["seed"]] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
         if params["charrnn"]["threads"] == 0:  # threads=0 leaves the choice to the stage: one thread each in a queue worker
-            assert "torch CPU threads: 1" in run(["dvc", "queue", "logs", name], sweep).stdout
+            assert "torch CPU threads: 1" in sweep.logs[name]
     assert {size for size, _ in losses} == {16, 12}
     assert losses[12, 2] != losses[16, 0] and all(math.isfinite(loss) for loss in losses.values())
 
@@ -116,35 +113,6 @@ def test_outputs_travel_through_a_remote(repo, tmp_path):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
 
 
-def edit_the_model_code(repo):
-    """A harmless numeric edit of stages/lib/models.py: the char-RNN's decoder starts at half the scale."""
-    models = repo / "stages/lib/models.py"
-    source = models.read_text()
-    edited = re.sub(r"\n( +)(self\.decoder = nn\.Linear\(.*\))\n", r"\n\1\2\n\1self.decoder.weight.data.mul_(0.5)\n", source, count=1)
-    assert edited != source, "no `self.decoder = nn.Linear(...)` line in stages/lib/models.py to edit"
-    models.write_text(edited)
-
-
-@pytest.fixture(scope="session")
-def sweep(reproduced, tmp_path_factory):
-    """The reproduced tiny project after one queued sweep, which the tests only read (its `dvc queue
-    status` beside it, in queue-status.txt): seeds 0 and 1 on the committed code (committed-0,
-    committed-1), the same params and seeds after an edit of stages/lib/models.py (edited-0,
-    edited-1), hidden_size=12 on seeds 2 and 3 with charrnn.threads=0, and one that fails (charrnn.lr=-1)."""
-    repo = shutil.copytree(reproduced, tmp_path_factory.mktemp("sweep") / "repo", symlinks=True)
-    for seed in (0, 1):
-        run(["dvc", "exp", "run", "--queue", "-n", f"committed-{seed}", "-S", f"charrnn.seed={seed}"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.threads=0", "-S", "charrnn.seed=2,3"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", "hidden_size=12", "-S", "charrnn.seed=4", "-S", "charrnn.lr=-1"], repo)  # fails
-    edit_the_model_code(repo)
-    for seed in (0, 1):
-        run(["dvc", "exp", "run", "--queue", "-n", f"edited-{seed}", "-S", f"charrnn.seed={seed}"], repo)
-    run(["git", "checkout", "--", "stages/lib/models.py"], repo)  # the queue keeps its own copy of the workspace
-    run(["dvc", "queue", "start", "-j", "2"], repo)
-    (repo.parent / "queue-status.txt").write_text(wait_for_the_queue(repo, seconds=600))
-    return repo
-
-
 def markdown_rows(text, heading):
     """{group: {column: cell}} of the Markdown table under `## heading`."""
     lines = text.split(f"## {heading}", 1)[1].split("## ", 1)[0].strip().splitlines()
@@ -160,20 +128,21 @@ def row_with(rows, part):
 
 
 def test_compare_tells_two_versions_of_the_code_apart_with_a_paired_test(sweep, tmp_path):
+    repo = sweep.repo
     figure = tmp_path / "compare.png"
-    before = run(["git", "status", "--porcelain"], sweep).stdout
+    before = run(["git", "status", "--porcelain"], repo).stdout
     result = run([sys.executable, "-m", "stages.compare", "--md", "--png", str(figure), "--margin", "metrics/charrnn.json:val_loss=0.5"],
-                 sweep, env=dict(os.environ, PYTHONPATH=str(sweep)))
+                 repo, env=dict(os.environ, PYTHONPATH=str(repo)))
     assert result.stdout.startswith("8 runs (workspace, main, ") and "left out: 1 failed" in result.stdout, result.stdout
     loss, wider = {}, []
-    for name, experiment in experiments(sweep).items():
+    for name, experiment in sweep.experiments.items():
         params = experiment["params"]
         if params["charrnn"]["lr"] < 0:
             continue  # the failed one
         loss[name] = experiment["metrics"]["metrics/charrnn.json"]["val_loss"]
         if params["hidden_size"] == 12:
             wider.append(loss[name])
-    main = json.loads((sweep / "metrics/charrnn.json").read_text())["val_loss"]
+    main = json.loads((repo / "metrics/charrnn.json").read_text())["val_loss"]
     assert loss["committed-0"] == main  # the same seed, params and code: the run-cache gave the same run
     committed, edited = [main, loss["committed-1"]], [loss["edited-0"], loss["edited-1"]]
     assert edited != committed and len(wider) == 2
@@ -203,7 +172,7 @@ def test_compare_tells_two_versions_of_the_code_apart_with_a_paired_test(sweep, 
     assert row_with(waves, "as in edited-")["verdict"] == "no p-value: spread unknown (needs 2 seeds or more in both groups)"
     assert "machines" not in result.stdout  # one machine trained them all
     assert figure.read_bytes().startswith(b"\x89PNG")
-    assert run(["git", "status", "--porcelain"], sweep).stdout == before  # it writes nothing but the figure asked for
+    assert run(["git", "status", "--porcelain"], repo).stdout == before  # it writes nothing but the figure asked for
 
 
 @pytest.mark.parametrize("options, message", [
