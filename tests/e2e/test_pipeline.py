@@ -138,6 +138,19 @@ def test_char_seeds_retrains_the_stage_model_and_reports_the_spread(repo):
     assert json.loads(one_seed.stdout.splitlines()[-1])["std"] is None
 
 
+def test_dynamic_eval_benchmark_chooses_on_val_without_the_test_split(repo):
+    (repo / "data/test.npy").unlink()  # it must never read test
+    options = ["--chars", "300", "--steps", "0.0003,0.01", "--decays", "0.001,0.01", "--segments", "32,8"]  # params.yaml's first
+    result = module_main("benchmarks.dynamic_eval", repo, *options)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["search_chars"] == 300 and len(summary["search"]) == 4  # 2 steps, then 1 more decay, then 1 more segment
+    best = min(summary["search"], key=lambda row: row["val_loss_search"])  # each coordinate keeps the best so far
+    assert summary["best"] == {key: best[key] for key in ("method", "step", "decay", "segment_len")}
+    stage = json.loads((repo / "metrics/dynamic.json").read_text())
+    assert summary["whole_val"]["static"] == stage["static_val_loss"]  # the stage's static val, to the last digit
+    assert summary["whole_val"]["params.yaml"] == stage["val_loss"]  # and its adapted val
+
+
 # Runs each named stage as `python -m stages.NAME` does, in a process of its own that records every
 # file it opens for reading. The heavy third-party imports are done once, in a parent that forks one
 # child per stage, each importing the project's modules (stages.*) afresh: no read goes unseen.
