@@ -41,6 +41,7 @@ def test_every_transcript_is_spliced_somewhere_and_recorded_by_the_script():
     for source in spliced:
         name = Path(source).stem
         assert f"begin {name}\n" in script or f'"$OUT/{name}.txt"' in script, f"docs/record.sh does not record {source}"
+        assert (ROOT / source).read_text().startswith("# recorded by "), f"{source} was never recorded: run docs/record.sh"
 
 
 # A made-up project: the keys of params.yaml the tables name, and metrics and timing logs of invented figures.
