@@ -135,7 +135,7 @@ def metric_report(metric, groups, labels, base, margin, higher_is_better):
     machines = {machine for group in groups for run in group.runs for machine in run.machines(metric)}
     if len(machines) > 1:
         notes.append(f"{metric}: its models were trained on {len(machines)} machines ("
-                     + "; ".join(f"{cpu}, {threads} threads, {device}" for cpu, threads, device in sorted(machines, key=str))
+                     + "; ".join(experiments.machine_label(*machine) for machine in sorted(machines, key=str))
                      + "): a difference may be the machine's as well as the recipe's")
     return header, table, verdicts, notes
 

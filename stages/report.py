@@ -28,7 +28,7 @@ import json
 import re
 from pathlib import Path
 
-from stages.lib import cli, io, params
+from stages.lib import cli, experiments, io, params
 
 METRICS = {name: f"metrics/{name}.json" for name in ("ngram", "charrnn", "dynamic", "mix", "wave", "wavernn_train")}
 HEADER = ("task", "model", "test nats/char", "test bits/char", "val nats/char", "metrics file")
@@ -114,8 +114,7 @@ def read_rows(root, path):
 def machine(root, path):
     """The machine a metrics file records: CPU, torch's thread count, device."""
     data = json.loads((Path(root) / path).read_text())
-    threads = data.get("threads")
-    return f"{data.get('cpu', '?')}, {threads} thread{'' if threads == 1 else 's'}, {data.get('device', '?')}"
+    return experiments.machine_label(*(data.get(key, "?") for key in experiments.MACHINE_KEYS))
 
 
 def training_row(root, stage, log, metrics, rate, unit):

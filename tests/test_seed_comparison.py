@@ -281,3 +281,8 @@ def test_a_new_stage_that_reads_a_checkpoint_takes_its_seeds_code_and_machine_fr
 def test_a_metric_must_name_its_file_and_key():
     with pytest.raises(experiments.UserError, match="FILE:KEY"):
         experiments.split_metric("val_loss")
+
+
+def test_a_machine_reads_as_words_one_thread_singular():
+    assert experiments.machine_label("AMD EPYC (family 25 model 17)", 1, "cpu") == "AMD EPYC (family 25 model 17), 1 thread, cpu"
+    assert experiments.machine_label("Xeon", 2, "NVIDIA H100") == "Xeon, 2 threads, NVIDIA H100"

@@ -19,6 +19,11 @@ DEFAULT_METRICS = ("metrics/charrnn.json:val_loss", "metrics/wave.json:mse_mean"
 MACHINE_KEYS = ("cpu", "threads", "device")
 
 
+def machine_label(cpu, threads, device):
+    """A machine as a metrics file records it (MACHINE_KEYS), in words: "AMD EPYC (...), 1 thread, cpu"."""
+    return f"{cpu}, {threads} thread{'' if threads == 1 else 's'}, {device}"
+
+
 def split_metric(metric):
     """("metrics/charrnn.json", "val_loss") from "metrics/charrnn.json:val_loss"."""
     path, sep, key = metric.rpartition(":")
