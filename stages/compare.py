@@ -19,6 +19,7 @@ import argparse
 import logging
 import math
 import sys
+import textwrap
 
 import matplotlib
 
@@ -166,22 +167,27 @@ def render(header, rows, markdown):
 
 
 def figure(panels):
-    """For each (metric, groups, labels, baseline index), each group's seeds (dots), mean and 95 % interval."""
-    fig, axes_row = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
-    for axes, (metric, groups, labels, base) in zip(axes_row[0], panels):
+    """For each (metric, groups, labels, baseline index), one panel, one row per group: its seeds
+    (dots), its mean and 95 % interval. Rows, not columns, so that long labels stay whole."""
+    wrapped = [[textwrap.fill(label, 48) for label in labels] for _, _, labels, _ in panels]
+    heights = [1.3 + sum(0.22 * (label.count("\n") + 1) + 0.2 for label in labels) for labels in wrapped]
+    fig, axes_column = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.3), squeeze=False,
+                                    gridspec_kw={"height_ratios": heights})
+    for axes, (metric, groups, _, base), labels in zip(axes_column[:, 0], panels, wrapped):
         for position, group in enumerate(groups):
             sample = list(group.sample(metric).values())
             stat = stats.summary(sample)
             color = "tab:red" if position == base else "tab:blue"
-            axes.plot([position] * len(sample), sample, "o", color=color, alpha=0.4, markersize=5)
+            axes.plot(sample, [position] * len(sample), "o", color=color, alpha=0.4, markersize=5)
             if stat["low"] is not None:
-                axes.errorbar([position], [stat["mean"]], yerr=[[stat["mean"] - stat["low"]], [stat["high"] - stat["mean"]]],
+                axes.errorbar([stat["mean"]], [position], xerr=[[stat["mean"] - stat["low"]], [stat["high"] - stat["mean"]]],
                               fmt="s", color=color, capsize=6, markersize=7)
             else:
-                axes.plot([position], [stat["mean"]], "s", color=color, markersize=7)
-        axes.set_xticks(range(len(groups)), labels, rotation=20, ha="right", fontsize="small")
-        axes.set_xlim(-0.5, len(groups) - 0.5)
-        axes.set(title=f"{metric}\nmean and 95 % interval over seeds, red: baseline", ylabel=metric.split(":")[-1])
+                axes.plot([stat["mean"]], [position], "s", color=color, markersize=7)
+        axes.set_yticks(range(len(groups)), labels, fontsize="small")
+        axes.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
+        axes.set(title=f"{metric}\nmean and 95 % interval over seeds (dots: seeds; red: baseline)", xlabel=metric.split(":")[-1])
+        axes.title.set_fontsize("medium")
         axes.grid(alpha=0.3)
     fig.tight_layout()
     return fig
