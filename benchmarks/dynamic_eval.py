@@ -44,35 +44,34 @@ def main():
     model = load_model(CHAR_CHECKPOINT, CharRNN, "train_charrnn").to(device)
     _, train, val = text.load_encoded()
     statistics = {}  # the train gradients' RMS per segment length
+    scores = {}  # (setting, characters scored): (loss, seconds), so that no setting is scored twice on the same text
 
     def score(setting, data):
-        if setting["segment_len"] not in statistics:
-            statistics[setting["segment_len"]] = dynamic.train_statistics(model, train, setting, device)
-        began = time.perf_counter()
-        nll = dynamic.adaptive_nll(copy.deepcopy(model), data, dynamic.rule_from(setting), device, statistics[setting["segment_len"]], desc=str(setting_label(setting)))
-        return float(nll.mean()), time.perf_counter() - began
+        key = (tuple(setting_label(setting).values()), len(data))
+        if key not in scores:
+            if setting["segment_len"] not in statistics:
+                statistics[setting["segment_len"]] = dynamic.train_statistics(model, train, setting, device)
+            began = time.perf_counter()
+            nll = dynamic.adaptive_nll(copy.deepcopy(model), data, dynamic.rule_from(setting), device, statistics[setting["segment_len"]], desc=str(setting_label(setting)))
+            scores[key] = float(nll.mean()), time.perf_counter() - began
+        return scores[key]
 
     search = val[: args.chars + 1]
     rows, best = [], dict(section)
     print(f"{'method':>6} {'step':>8} {'decay':>7} {'segment':>7} {'val nats/char':>13} {'seconds':>7}  (first {len(search) - 1:,} val characters)")
-    searched = {}  # each setting scored once, though two coordinates' sweeps may share it
     for key, values in (("step", args.steps), ("decay", args.decays), ("segment_len", args.segments)):
         tried = []
         for value in values:
             setting = {**best, key: value}
-            label = tuple(setting_label(setting).values())
-            if label not in searched:
-                loss, seconds = searched[label] = score(setting, search)
+            loss, seconds = score(setting, search)
+            if setting_label(setting) not in [setting_label(row) for row in rows]:  # two coordinates' sweeps may share a setting
                 rows.append({**setting_label(setting), "val_loss_search": round(loss, 5), "seconds": round(seconds, 1)})
                 print(f"{setting['method']:>6} {setting['step']:8.2g} {setting['decay']:7.2g} {setting['segment_len']:7d} {loss:13.5f} {seconds:7.1f}", flush=True)
-            tried.append((searched[label][0], setting))
+            tried.append((loss, setting))
         best = min(tried, key=lambda pair: pair[0])[1]
-    whole, scored = {}, {}  # params.yaml's setting is often the best: scored once
+    whole = {}
     for name, setting in (("static", {**section, "step": 0.0}), ("params.yaml", section), ("best", best)):
-        label = tuple(setting_label(setting).values())
-        if label not in scored:
-            scored[label] = round(score(setting, val)[0], 5)
-        whole[name] = scored[label]
+        whole[name] = round(score(setting, val)[0], 5)
         print(f"whole val ({len(val) - 1:,} characters), {name} {setting_label(setting)}: {whole[name]:.5f}", flush=True)
     print(json.dumps({"threads": torch.get_num_threads(), "search_chars": len(search) - 1, "search": rows,
                       "best": setting_label(best), "whole_val": whole}))
